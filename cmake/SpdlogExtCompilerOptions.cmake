@@ -1,0 +1,18 @@
+# Warnings and sanitizers for the project's own targets (never forced on consumers).
+function(spdlog_ext_set_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+    if(SPDLOG_EXT_WARNINGS_AS_ERRORS)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+endfunction()
+
+if(SPDLOG_EXT_SANITIZE)
+  set(_san "-fsanitize=${SPDLOG_EXT_SANITIZE}" -fno-omit-frame-pointer)
+  if(SPDLOG_EXT_SANITIZE MATCHES "undefined")
+    list(APPEND _san -fno-sanitize-recover=undefined)
+  endif()
+  add_compile_options(${_san})
+  add_link_options(${_san})
+endif()

@@ -1,0 +1,61 @@
+// Queue, batching, retry and fallback settings shared by every engine-backed sink. Each can be set
+// from the environment as LOG_<BACKEND>_<OPTION> (see registry.h and the README).
+#pragma once
+
+#include <spdlog/common.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace spdlog_ext {
+
+using namespace std::chrono_literals;
+
+// What happens to a record when the queue is full (records or bytes).
+enum class overflow_policy {
+    fallback,     // default: the new record goes to the fallback sink, counted as fallback
+    block,        // the logging call waits up to block_timeout for room, then falls back
+    drop_newest,  // the new record is dropped, counted as dropped
+    drop_oldest,  // the oldest queued record is dropped to make room, counted as dropped
+};
+
+struct engine_config {
+    std::string name;  // used in stats, errors and fallback reasons; defaults to the backend's
+
+    // Queue: records accepted but not yet delivered or handed to the fallback.
+    std::size_t queue_max_records = 100000;
+    std::size_t queue_max_bytes = 64u << 20;
+    overflow_policy overflow = overflow_policy::fallback;
+    std::chrono::milliseconds block_timeout = 100ms;
+
+    // A batch is sent when it reaches max_records or max_bytes, or its oldest record has waited
+    // max_delay, whichever comes first.
+    std::size_t batch_max_records = 1000;
+    std::size_t batch_max_bytes = 1u << 20;
+    std::chrono::milliseconds batch_max_delay = 200ms;
+
+    // Retry: exponential backoff with full jitter, delay = random(0, min(max, initial * 2^n));
+    // a server-given Retry-After wins. A batch gives up (to the fallback) after max_attempts
+    // tries (0 = no limit) or max_elapsed since its first try, whichever comes first.
+    std::chrono::milliseconds retry_initial = 100ms;
+    std::chrono::milliseconds retry_max_delay = 30s;
+    std::size_t retry_max_attempts = 0;
+    std::chrono::milliseconds retry_max_elapsed = 5min;
+
+    std::chrono::milliseconds flush_timeout = 5s;     // sink.flush() / logger->flush()
+    std::chrono::milliseconds shutdown_timeout = 5s;  // destructor
+
+    // Receives rejected and undeliverable records with the reason in fields
+    // "fallback_reason"/"fallback_sink". Null → a stderr sink showing those fields.
+    spdlog::sink_ptr fallback;
+    // Errors (failed batches, give-ups, a disabled backend). Null → stderr, at most one line a
+    // second per sink. Must not throw.
+    std::function<void(const std::string&)> error_handler;
+    // Strings masked as *** in every reason, error and stat this sink emits (API keys, passwords).
+    std::vector<std::string> secrets;
+};
+
+}  // namespace spdlog_ext

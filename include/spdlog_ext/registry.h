@@ -1,0 +1,57 @@
+// Builds sinks from the LOG_BACKENDS environment variable:
+//
+//   LOG_BACKENDS=console,file,postgres ./app
+//   auto log = spdlog_ext::make_logger("app");   // sinks from LOG_BACKENDS, levels from SPDLOG_LEVEL
+//   ...
+//   spdlog_ext::shutdown(std::chrono::seconds(5));   // drain every sink before exit
+//
+// Built-in backends: console (coloured stdout), stderr, file (JSON lines), null; the network
+// backends (postgres, datadog, slack, influx) when compiled in. register_backend() adds yours.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spdlog_ext/env_options.h"
+
+namespace spdlog_ext {
+
+// Makes a sink from its LOG_<NAME>_* options; throws config_error for bad settings.
+using backend_factory = std::function<spdlog::sink_ptr(const env_options& env)>;
+
+// Adds (or replaces) a backend, usable from LOG_BACKENDS at once. Names are case-insensitive,
+// letters, digits and '_' only; throws std::invalid_argument otherwise.
+void register_backend(const std::string& name, backend_factory factory);
+std::vector<std::string> registered_backends();  // sorted
+
+// "Console, file,,FILE " → {"console", "file"}: lower-cased, spaces and empty items ignored,
+// duplicates dropped (first occurrence kept).
+std::vector<std::string> parse_backend_list(std::string_view list);
+
+// One sink per named backend. Unknown names get one warning naming the known backends and are
+// skipped; a known backend with a bad setting throws config_error naming the variable. After a
+// sink is built, LOG_<NAME>_LEVEL and LOG_<NAME>_PATTERN apply to it.
+std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list);
+// The same for LOG_BACKENDS; unset or blank → "console".
+std::vector<spdlog::sink_ptr> sinks_from_env();
+
+// A logger registered with spdlog whose sinks come from the environment. Every logger made this
+// way shares the same sink instances (one connection per backend, not one per logger). Its
+// level comes from SPDLOG_LEVEL (spdlog's cfg syntax: "info,db=debug"). Returns the existing
+// logger if one of that name is registered.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
+
+// Flushes and stops every sink built by this registry (engine sinks drain within the deadline),
+// and drops the loggers make_logger created. True when everything was delivered in time.
+bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// Where registry warnings go (unknown backends, unknown LOG_* variables). Default: stderr.
+void set_warning_handler(std::function<void(const std::string&)> handler);
+
+}  // namespace spdlog_ext

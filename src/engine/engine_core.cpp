@@ -1,0 +1,657 @@
+#include "engine/engine_core.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <unordered_set>
+
+#include "spdlog_ext/fields_flag.h"
+
+namespace spdlog_ext::detail {
+
+namespace {
+// Records per queue chunk: large enough that the worker takes many records per lock, small
+// enough that a recycled chunk costs little memory.
+constexpr std::size_t chunk_records = 256;
+constexpr std::size_t max_spare_chunks = 16;
+constexpr auto idle_interval = std::chrono::seconds(1);
+// After the shutdown deadline, how long to wait for a worker stuck in a backend call.
+constexpr auto interrupt_grace = std::chrono::milliseconds(500);
+
+// The engine whose worker runs on this thread, if any; and how deep this thread is inside
+// fallback writes. Both guard against re-entrant logging (a backend or fallback that logs
+// through a logger using the same sink).
+thread_local const engine_core* tls_worker_of = nullptr;
+thread_local int tls_fallback_depth = 0;
+
+spdlog::sink_ptr default_fallback_sink() {
+    static const spdlog::sink_ptr sink = [] {
+        auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+        s->set_formatter(make_pattern_formatter(
+            "[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
+        return s;
+    }();
+    return sink;
+}
+
+std::string strip_eol(const spdlog::memory_buf_t& buf) {
+    std::size_t n = buf.size();
+    while (n > 0 && (buf.data()[n - 1] == '\n' || buf.data()[n - 1] == '\r')) {
+        --n;
+    }
+    return std::string(buf.data(), n);
+}
+}  // namespace
+
+engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
+    : cfg_(std::move(config)),
+      backend_(std::move(backend)),
+      fallback_(cfg_.fallback ? cfg_.fallback : default_fallback_sink()),
+      backoff_(cfg_.retry_initial, cfg_.retry_max_delay) {
+    if (cfg_.name.empty()) {
+        cfg_.name = "engine";
+    }
+    cfg_.queue_max_records = std::max<std::size_t>(cfg_.queue_max_records, 1);
+    cfg_.batch_max_records = std::max<std::size_t>(cfg_.batch_max_records, 1);
+    cfg_.batch_max_bytes = std::max<std::size_t>(cfg_.batch_max_bytes, 1);
+}
+
+engine_core::~engine_core() {
+    if (worker_.joinable()) {
+        worker_.detach();  // only reachable from the detached worker's own last reference
+    }
+}
+
+void engine_core::start() {
+    auto self = shared_from_this();
+    worker_ = std::thread([self] { self->run(); });
+}
+
+// ---------------------------------------------------------------- logging-call side
+
+void engine_core::log(const spdlog::details::log_msg& msg) {
+    enqueued_.fetch_add(1, std::memory_order_relaxed);
+    if (tls_worker_of == this) {
+        // The backend (or the fallback) logs through this very sink: queueing it would feed the
+        // worker its own output forever, and blocking would deadlock. Hand it to the fallback.
+        if (tls_fallback_depth > 0) {
+            dropped_.fetch_add(1, std::memory_order_relaxed);
+            dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        fallback_now(record::capture(msg), "logged from inside the sink's own worker");
+        return;
+    }
+    record rec = record::capture(msg);
+    const std::size_t bytes = rec.approx_bytes();
+
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!accepting_) {
+        lock.unlock();
+        fallback_now(std::move(rec), "the sink is shut down");
+        return;
+    }
+    auto full = [&] {
+        return pending_records_ + 1 > cfg_.queue_max_records ||
+               (pending_bytes_ + bytes > cfg_.queue_max_bytes && pending_records_ > 0);
+    };
+    if (full()) {
+        switch (cfg_.overflow) {
+            case overflow_policy::fallback:
+                lock.unlock();
+                fallback_now(std::move(rec), "queue full");
+                return;
+            case overflow_policy::drop_newest:
+                dropped_.fetch_add(1, std::memory_order_relaxed);
+                dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            case overflow_policy::drop_oldest:
+                while (full() && drop_oldest_locked()) {
+                }
+                if (full()) {  // the oldest are all in flight: nothing left to drop but this
+                    dropped_.fetch_add(1, std::memory_order_relaxed);
+                    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
+                break;
+            case overflow_policy::block: {
+                // Never block an engine worker (its own or another's): that can deadlock.
+                bool room = false;
+                if (tls_worker_of == nullptr) {
+                    ++blocked_producers_;
+                    room = space_cv_.wait_for(lock, cfg_.block_timeout,
+                                              [&] { return !full() || !accepting_; });
+                    --blocked_producers_;
+                    room = room && accepting_;
+                }
+                if (!room) {
+                    lock.unlock();
+                    fallback_now(std::move(rec), "queue full (blocked for block_timeout)");
+                    return;
+                }
+                break;
+            }
+        }
+    }
+
+    if (inbox_.empty() || inbox_.back().items.size() >= chunk_records) {
+        chunk c;
+        if (!spare_chunks_.empty()) {
+            c.items = std::move(spare_chunks_.back());
+            spare_chunks_.pop_back();
+        } else {
+            c.items.reserve(chunk_records);
+        }
+        c.first_time = steady::now();
+        inbox_.push_back(std::move(c));
+    }
+    inbox_.back().items.push_back(queued{std::move(rec), next_seq_++, bytes});
+    inbox_.back().bytes += bytes;
+    ++inbox_records_;
+    inbox_bytes_ += bytes;
+    ++pending_records_;
+    pending_bytes_ += bytes;
+    // Wake the worker only when it must act: the first record starts the max_delay clock, and
+    // a full batch is due at once. Other records wait for it without a syscall.
+    const bool wake = worker_waiting_ &&
+                      (inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
+                       (inbox_bytes_ >= cfg_.batch_max_bytes &&
+                        inbox_bytes_ - bytes < cfg_.batch_max_bytes));
+    lock.unlock();
+    if (wake) {
+        work_cv_.notify_one();
+    }
+}
+
+bool engine_core::drop_oldest_locked() {
+    while (!inbox_.empty() && inbox_.front().live() == 0) {
+        inbox_.pop_front();
+    }
+    if (inbox_.empty()) {
+        return false;
+    }
+    chunk& front = inbox_.front();
+    queued& victim = front.items[front.head++];
+    front.bytes -= victim.bytes;
+    --inbox_records_;
+    inbox_bytes_ -= victim.bytes;
+    --pending_records_;
+    pending_bytes_ -= victim.bytes;
+    victim = queued{};  // release its memory now
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+    if (front.live() == 0) {
+        inbox_.pop_front();
+    }
+    return true;
+}
+
+void engine_core::fallback_now(record rec, const std::string& reason) {
+    to_fallback(&rec, 1, reason);
+}
+
+bool engine_core::flush_for(std::chrono::milliseconds timeout) {
+    if (tls_worker_of == this) {
+        return false;  // the worker cannot wait for itself
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    const std::uint64_t ticket = next_seq_;
+    if (done_seq_ >= ticket) {
+        return true;
+    }
+    flush_ticket_ = std::max(flush_ticket_, ticket);
+    work_cv_.notify_one();
+    return done_cv_.wait_for(lock, timeout,
+                             [&] { return done_seq_ >= ticket || worker_exited_; }) &&
+           done_seq_ >= ticket;
+}
+
+bool engine_core::shutdown(std::chrono::milliseconds timeout) {
+    std::lock_guard<std::mutex> serial(shutdown_mu_);
+    if (shut_down_) {
+        return drained_;
+    }
+    const auto deadline = steady::now() + timeout;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (tls_worker_of == this) {
+        // Called from inside the worker (a backend shutting everything down): it cannot wait
+        // for itself. Ask it to stop; it drains and exits on its own.
+        accepting_ = false;
+        stop_requested_ = true;
+        stop_deadline_ = deadline;
+        lock.unlock();
+        worker_.detach();
+        shut_down_ = true;
+        return false;
+    }
+    accepting_ = false;
+    stop_requested_ = true;
+    stop_deadline_ = deadline;
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+    bool exited = done_cv_.wait_until(lock, deadline, [&] { return worker_exited_; });
+    if (!exited) {
+        lock.unlock();
+        backend_->interrupt();
+        lock.lock();
+        exited = done_cv_.wait_for(lock, interrupt_grace, [&] { return worker_exited_; });
+    }
+    drained_ = exited && pending_records_ == 0 && !deadline_hit_;
+    lock.unlock();
+    if (exited) {
+        worker_.join();
+    } else {
+        note_error("shutdown deadline passed with a backend call still running; detaching it");
+        worker_.detach();
+    }
+    shut_down_ = true;
+    return drained_;
+}
+
+void engine_core::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
+    std::lock_guard<std::mutex> lock(formatter_mu_);
+    formatter_ = std::move(formatter);
+    formatter_version_.fetch_add(1, std::memory_order_release);
+}
+
+sink_stats engine_core::stats() const {
+    sink_stats s;
+    s.name = cfg_.name;
+    s.enqueued = enqueued_.load(std::memory_order_relaxed);
+    s.delivered = delivered_.load(std::memory_order_relaxed);
+    s.fallback = fallback_count_.load(std::memory_order_relaxed);
+    s.dropped = dropped_.load(std::memory_order_relaxed);
+    s.batches = batches_.load(std::memory_order_relaxed);
+    s.failed_batches = failed_batches_.load(std::memory_order_relaxed);
+    s.retries = retries_.load(std::memory_order_relaxed);
+    s.possible_duplicates = possible_duplicates_.load(std::memory_order_relaxed);
+    s.disabled = disabled_.load(std::memory_order_relaxed);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        s.queue_depth = pending_records_;
+        s.queue_bytes = pending_bytes_;
+    }
+    {
+        std::lock_guard<std::mutex> lock(error_mu_);
+        s.last_error = last_error_;
+        s.last_error_time = last_error_time_;
+        s.last_success = last_success_;
+    }
+    try {
+        s.backend = backend_->extra_stats();
+    } catch (const std::exception& e) {
+        s.backend = nlohmann::json{{"error", mask(e.what())}};
+    }
+    return s;
+}
+
+// ---------------------------------------------------------------- worker side
+
+void engine_core::run() {
+    tls_worker_of = this;
+    set_thread_name("spdlog_ext");
+    batch b;
+    try {
+        while (next_batch(b)) {
+            process(b);
+            b.records.clear();
+            b.bytes = 0;
+        }
+    } catch (const std::exception& e) {
+        note_error(std::string("engine worker stopped: ") + e.what());
+    }
+    report_drops();
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_exited_ = true;
+    done_cv_.notify_all();
+    space_cv_.notify_all();
+}
+
+bool engine_core::deadline_passed_locked(steady::time_point now) const {
+    return stop_requested_ && now >= stop_deadline_;
+}
+
+bool engine_core::next_batch(batch& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+        const std::size_t available = staging_records_ + inbox_records_;
+        if (available == 0) {
+            done_seq_ = next_seq_;
+            done_cv_.notify_all();
+            if (stop_requested_) {
+                return false;
+            }
+            worker_waiting_ = true;
+            const bool woke = work_cv_.wait_for(lock, idle_interval, [&] {
+                return inbox_records_ > 0 || stop_requested_;
+            });
+            worker_waiting_ = false;
+            if (!woke) {
+                lock.unlock();
+                report_drops();
+                try {
+                    backend_->on_idle();
+                } catch (const std::exception& e) {
+                    note_error(std::string("housekeeping failed: ") + e.what());
+                }
+                lock.lock();
+            }
+            continue;
+        }
+        const auto now = steady::now();
+        const auto oldest = !staging_.empty() ? staging_.front().first_time
+                                              : inbox_.front().first_time;
+        const bool due = available >= cfg_.batch_max_records ||
+                         staging_bytes_ + inbox_bytes_ >= cfg_.batch_max_bytes ||
+                         flush_ticket_ > done_seq_ || stop_requested_ ||
+                         disabled_.load(std::memory_order_relaxed) ||
+                         now >= oldest + cfg_.batch_max_delay;
+        if (due) {
+            while (!inbox_.empty() && staging_records_ < cfg_.batch_max_records) {
+                chunk& c = inbox_.front();
+                inbox_records_ -= c.live();
+                inbox_bytes_ -= c.bytes;
+                staging_records_ += c.live();
+                staging_bytes_ += c.bytes;
+                staging_.push_back(std::move(c));
+                inbox_.pop_front();
+            }
+            lock.unlock();
+            take_from_staging(out);
+            return true;
+        }
+        worker_waiting_ = true;
+        work_cv_.wait_until(lock, oldest + cfg_.batch_max_delay);
+        worker_waiting_ = false;
+    }
+}
+
+void engine_core::take_from_staging(batch& out) {
+    while (!staging_.empty() && out.records.size() < cfg_.batch_max_records) {
+        chunk& c = staging_.front();
+        while (c.head < c.items.size() && out.records.size() < cfg_.batch_max_records) {
+            queued& q = c.items[c.head];
+            if (!out.records.empty() && out.bytes + q.bytes > cfg_.batch_max_bytes) {
+                return;
+            }
+            out.records.push_back(std::move(q.rec));
+            out.bytes += q.bytes;
+            out.last_seq = q.seq;
+            ++c.head;
+            c.bytes -= q.bytes;
+            --staging_records_;
+            staging_bytes_ -= q.bytes;
+        }
+        if (c.live() == 0) {
+            std::vector<queued> spent = std::move(c.items);
+            staging_.pop_front();
+            spent.clear();
+            std::lock_guard<std::mutex> lock(mu_);
+            if (spare_chunks_.size() < max_spare_chunks) {
+                spare_chunks_.push_back(std::move(spent));
+            }
+        }
+    }
+}
+
+void engine_core::process(batch& b) {
+    const std::size_t n = b.records.size();
+    if (n > 0) {
+        render_messages(b);
+        send_range(b, 0, n);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_records_ -= n;
+    pending_bytes_ -= b.bytes;
+    done_seq_ = std::max(done_seq_, b.last_seq + 1);
+    done_cv_.notify_all();
+    if (blocked_producers_ > 0) {
+        space_cv_.notify_all();
+    }
+}
+
+void engine_core::render_messages(batch& b) {
+    const auto version = formatter_version_.load(std::memory_order_acquire);
+    if (version != worker_formatter_version_) {
+        std::lock_guard<std::mutex> lock(formatter_mu_);
+        worker_formatter_ = formatter_ ? formatter_->clone() : nullptr;
+        worker_formatter_version_ = version;
+    }
+    if (!worker_formatter_) {
+        return;
+    }
+    spdlog::memory_buf_t buf;
+    for (auto& rec : b.records) {
+        buf.clear();
+        {
+            record_scope scope(rec);
+            worker_formatter_->format(rec.to_log_msg(), buf);
+        }
+        rec.message = strip_eol(buf);
+    }
+}
+
+void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
+    const std::size_t n = end - begin;
+    const auto started = steady::now();
+    std::size_t attempts = 0;
+    for (;;) {
+        if (disabled_.load(std::memory_order_relaxed)) {
+            std::string reason;
+            {
+                std::lock_guard<std::mutex> lock(error_mu_);
+                reason = disabled_reason_;
+            }
+            to_fallback(&b.records[begin], n, "backend disabled: " + reason);
+            failed_batches_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        bool too_late = false;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            too_late = deadline_passed_locked(steady::now());
+            deadline_hit_ = deadline_hit_ || too_late;
+        }
+        if (too_late) {
+            to_fallback(&b.records[begin], n, "not delivered before the shutdown deadline");
+            failed_batches_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+
+        batch_result result;
+        try {
+            result = backend_->write(record_span(&b.records[begin], n));
+        } catch (const std::exception& e) {
+            result = batch_result::retry(std::string("backend error: ") + e.what());
+        } catch (...) {
+            result = batch_result::retry("backend error: unknown exception");
+        }
+        ++attempts;
+        result.reason = mask(std::move(result.reason));
+
+        using outcome = batch_result::outcome;
+        switch (result.kind) {
+            case outcome::delivered:
+            case outcome::partial: {
+                std::size_t refused = 0;
+                if (result.kind == outcome::partial) {
+                    std::unordered_set<std::size_t> seen;
+                    for (auto& r : result.rejected) {
+                        if (r.index < n && seen.insert(r.index).second) {
+                            to_fallback(&b.records[begin + r.index], 1,
+                                        mask(std::move(r.reason)));
+                            ++refused;
+                        }
+                    }
+                    if (refused > 0) {
+                        failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    }
+                }
+                delivered_.fetch_add(n - refused, std::memory_order_relaxed);
+                batches_.fetch_add(1, std::memory_order_relaxed);
+                if (unknown_outcome_pending_) {
+                    possible_duplicates_.fetch_add(n - refused, std::memory_order_relaxed);
+                    unknown_outcome_pending_ = false;
+                }
+                std::lock_guard<std::mutex> lock(error_mu_);
+                last_success_ = std::chrono::system_clock::now();
+                return;
+            }
+            case outcome::retry: {
+                note_error(result.reason);
+                unknown_outcome_pending_ = unknown_outcome_pending_ || result.outcome_unknown;
+                const auto now = steady::now();
+                const bool out_of_attempts =
+                    cfg_.retry_max_attempts > 0 && attempts >= cfg_.retry_max_attempts;
+                const bool out_of_time = now - started >= cfg_.retry_max_elapsed;
+                if (out_of_attempts || out_of_time) {
+                    to_fallback(&b.records[begin], n,
+                                "gave up after " + std::to_string(attempts) +
+                                    " attempts: " + result.reason);
+                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    unknown_outcome_pending_ = false;
+                    return;
+                }
+                const auto delay = result.retry_after ? *result.retry_after
+                                                      : backoff_.delay(attempts - 1);
+                retries_.fetch_add(1, std::memory_order_relaxed);
+                // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
+                // retries); shutdown() notifies work_cv_ so the limit is recomputed.
+                const auto until = now + delay;
+                std::unique_lock<std::mutex> lock(mu_);
+                for (;;) {
+                    const auto limit = stop_requested_ ? std::min(until, stop_deadline_) : until;
+                    if (steady::now() >= limit) {
+                        break;
+                    }
+                    work_cv_.wait_until(lock, limit);
+                }
+                continue;
+            }
+            case outcome::split:
+            case outcome::isolate:
+                if (n == 1) {
+                    to_fallback(&b.records[begin], 1,
+                                (result.kind == outcome::split ? "too large to send: "
+                                                               : "refused: ") +
+                                    result.reason);
+                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
+                send_range(b, begin, begin + n / 2);
+                send_range(b, begin + n / 2, end);
+                return;
+            case outcome::rejected:
+                note_error(result.reason);
+                to_fallback(&b.records[begin], n, "refused: " + result.reason);
+                failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            case outcome::disable: {
+                {
+                    std::lock_guard<std::mutex> lock(error_mu_);
+                    disabled_reason_ = result.reason;
+                }
+                disabled_.store(true, std::memory_order_relaxed);
+                note_error("backend disabled, every record now goes to the fallback: " +
+                           result.reason);
+                continue;  // the disabled branch above sends this batch to the fallback
+            }
+        }
+    }
+}
+
+void engine_core::to_fallback(record* first, std::size_t count, const std::string& reason) {
+    ++tls_fallback_depth;
+    for (std::size_t i = 0; i < count; ++i) {
+        record& rec = first[i];
+        if (!rec.fields.is_object()) {
+            rec.fields = nlohmann::json::object();
+        }
+        rec.fields["fallback_sink"] = cfg_.name;
+        rec.fields["fallback_reason"] = reason;
+        try {
+            record_scope scope(rec);
+            fallback_->log(rec.to_log_msg());
+        } catch (const std::exception& e) {
+            // Counted as handed over all the same: there is nowhere further to send it.
+            note_error(std::string("fallback sink failed: ") + e.what());
+        }
+    }
+    try {
+        fallback_->flush();
+    } catch (const std::exception& e) {
+        note_error(std::string("fallback sink flush failed: ") + e.what());
+    }
+    --tls_fallback_depth;
+    fallback_count_.fetch_add(count, std::memory_order_relaxed);
+}
+
+void engine_core::report_drops() {
+    const auto n = dropped_unreported_.exchange(0, std::memory_order_relaxed);
+    if (n == 0) {
+        return;
+    }
+    // A summary, so that drops are never silent; not a record of its own in the counters.
+    const std::string text = std::to_string(n) + " record(s) dropped: queue full (policy " +
+                             (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest"
+                                                                            : "drop_newest") +
+                             ")";
+    spdlog::details::log_msg msg(cfg_.name, spdlog::level::warn, text);
+    ++tls_fallback_depth;
+    try {
+        fallback_->log(msg);
+        fallback_->flush();
+    } catch (const std::exception&) {
+    }
+    --tls_fallback_depth;
+}
+
+void engine_core::note_error(const std::string& message) {
+    const std::string text = mask(message);
+    const auto now = steady::now();
+    std::uint64_t suppressed = 0;
+    {
+        std::lock_guard<std::mutex> lock(error_mu_);
+        last_error_ = text;
+        last_error_time_ = std::chrono::system_clock::now();
+        // At most one report a second per sink: a dead backend must not flood stderr.
+        if (now - last_error_report_ < std::chrono::seconds(1)) {
+            ++suppressed_errors_;
+            return;
+        }
+        last_error_report_ = now;
+        suppressed = suppressed_errors_;
+        suppressed_errors_ = 0;
+    }
+    std::string report = cfg_.name + ": " + text;
+    if (suppressed > 0) {
+        report += " (" + std::to_string(suppressed) + " more errors since the last report)";
+    }
+    try {
+        if (cfg_.error_handler) {
+            cfg_.error_handler(report);
+        } else {
+            std::fprintf(stderr, "[*** spdlog_ext error ***] %s\n", report.c_str());
+        }
+    } catch (...) {
+        // An error handler must not take the worker down.
+    }
+}
+
+std::string engine_core::mask(std::string text) const {
+    for (const auto& secret : cfg_.secrets) {
+        if (secret.empty()) {
+            continue;
+        }
+        for (auto pos = text.find(secret); pos != std::string::npos;
+             pos = text.find(secret, pos + 3)) {
+            text.replace(pos, secret.size(), "***");
+        }
+    }
+    return text;
+}
+
+}  // namespace spdlog_ext::detail

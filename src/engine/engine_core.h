@@ -1,0 +1,148 @@
+// Internal: the state and worker behind engine_sink. It lives in a shared_ptr that the worker
+// thread also holds, so a worker stuck in a backend past the shutdown deadline can be detached
+// without leaving it a dangling `this`.
+#pragma once
+
+#include <spdlog/formatter.h>
+#include <spdlog/sinks/sink.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/backoff.h"
+#include "spdlog_ext/engine/backend.h"
+#include "spdlog_ext/engine/engine_config.h"
+#include "spdlog_ext/engine/sink_stats.h"
+
+namespace spdlog_ext::detail {
+
+using steady = std::chrono::steady_clock;
+
+class engine_core : public std::enable_shared_from_this<engine_core> {
+public:
+    engine_core(std::unique_ptr<backend> backend, engine_config config);
+    ~engine_core();
+
+    void start();
+    void log(const spdlog::details::log_msg& msg);
+    bool flush_for(std::chrono::milliseconds timeout);
+    bool shutdown(std::chrono::milliseconds timeout);
+    void set_formatter(std::unique_ptr<spdlog::formatter> formatter);
+    sink_stats stats() const;
+    const engine_config& config() const noexcept { return cfg_; }
+
+private:
+    struct queued {
+        record rec;
+        std::uint64_t seq = 0;
+        std::size_t bytes = 0;
+    };
+    // The queue is a list of chunks so the worker can take many records in O(1) under the lock
+    // (moving a vector), and producers append without allocating (chunks are recycled).
+    struct chunk {
+        std::vector<queued> items;
+        std::size_t head = 0;   // items before head were taken or dropped
+        std::size_t bytes = 0;  // of the items from head on
+        steady::time_point first_time;
+        std::size_t live() const noexcept { return items.size() - head; }
+    };
+    struct batch {
+        std::vector<record> records;
+        std::size_t bytes = 0;
+        std::uint64_t last_seq = 0;
+    };
+
+    // Logging-call side.
+    void fallback_now(record rec, const std::string& reason);
+    bool drop_oldest_locked();
+
+    // Worker side.
+    void run();
+    bool next_batch(batch& out);
+    void take_from_staging(batch& out);
+    void process(batch& b);
+    void send_range(batch& b, std::size_t begin, std::size_t end);
+    void render_messages(batch& b);
+    void to_fallback(record* first, std::size_t count, const std::string& reason);
+    void report_drops();
+    bool deadline_passed_locked(steady::time_point now) const;
+
+    void note_error(const std::string& message);
+    std::string mask(std::string text) const;
+
+    engine_config cfg_;
+    std::unique_ptr<backend> backend_;
+    spdlog::sink_ptr fallback_;
+    backoff backoff_;
+
+    // Everything below up to `worker_` is guarded by mu_.
+    mutable std::mutex mu_;
+    std::condition_variable work_cv_;   // worker: new work, flush, stop
+    std::condition_variable space_cv_;  // blocked producers: room in the queue
+    std::condition_variable done_cv_;   // flush and shutdown waiters
+    std::deque<chunk> inbox_;
+    std::vector<std::vector<queued>> spare_chunks_;
+    std::size_t inbox_records_ = 0;
+    std::size_t inbox_bytes_ = 0;
+    std::size_t pending_records_ = 0;  // inbox + staging + in flight
+    std::size_t pending_bytes_ = 0;
+    std::uint64_t next_seq_ = 0;
+    std::uint64_t done_seq_ = 0;      // every record with seq < done_seq_ is finished
+    std::uint64_t flush_ticket_ = 0;  // a flush waits for done_seq_ >= its ticket
+    std::size_t blocked_producers_ = 0;
+    bool worker_waiting_ = false;
+    bool accepting_ = true;
+    bool stop_requested_ = false;
+    bool worker_exited_ = false;
+    bool deadline_hit_ = false;  // records went to the fallback because of the deadline
+    steady::time_point stop_deadline_{};
+
+    std::mutex shutdown_mu_;  // serialises shutdown() callers
+    bool shut_down_ = false;
+    bool drained_ = false;
+    std::thread worker_;
+
+    // Worker-only state.
+    std::deque<chunk> staging_;
+    std::size_t staging_records_ = 0;
+    std::size_t staging_bytes_ = 0;
+    std::unique_ptr<spdlog::formatter> worker_formatter_;
+    std::uint64_t worker_formatter_version_ = 0;
+    bool unknown_outcome_pending_ = false;
+
+    // The formatter set through the sink (set_pattern / set_formatter).
+    std::mutex formatter_mu_;
+    std::unique_ptr<spdlog::formatter> formatter_;
+    std::atomic<std::uint64_t> formatter_version_{0};
+
+    // Counters.
+    std::atomic<std::uint64_t> enqueued_{0};
+    std::atomic<std::uint64_t> delivered_{0};
+    std::atomic<std::uint64_t> fallback_count_{0};
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> dropped_unreported_{0};
+    std::atomic<std::uint64_t> batches_{0};
+    std::atomic<std::uint64_t> failed_batches_{0};
+    std::atomic<std::uint64_t> retries_{0};
+    std::atomic<std::uint64_t> possible_duplicates_{0};
+    std::atomic<bool> disabled_{false};
+
+    mutable std::mutex error_mu_;
+    std::string disabled_reason_;
+    std::string last_error_;
+    std::optional<std::chrono::system_clock::time_point> last_error_time_;
+    std::optional<std::chrono::system_clock::time_point> last_success_;
+    steady::time_point last_error_report_{};
+    std::uint64_t suppressed_errors_ = 0;
+};
+
+}  // namespace spdlog_ext::detail

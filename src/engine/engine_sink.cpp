@@ -1,0 +1,42 @@
+#include "spdlog_ext/engine/engine_sink.h"
+
+#include "engine/engine_core.h"
+#include "spdlog_ext/fields_flag.h"
+
+namespace spdlog_ext {
+
+engine_sink::engine_sink(std::unique_ptr<backend> backend, engine_config config)
+    : core_(std::make_shared<detail::engine_core>(std::move(backend), std::move(config))) {
+    core_->start();
+}
+
+engine_sink::~engine_sink() { core_->shutdown(core_->config().shutdown_timeout); }
+
+void engine_sink::log(const spdlog::details::log_msg& msg) {
+    try {
+        core_->log(msg);
+    } catch (...) {
+        // Out of memory while copying the record: nothing sensible is left to do, and the
+        // logging call must not throw.
+    }
+}
+
+void engine_sink::flush() { core_->flush_for(core_->config().flush_timeout); }
+
+bool engine_sink::flush_for(std::chrono::milliseconds timeout) { return core_->flush_for(timeout); }
+
+void engine_sink::set_pattern(const std::string& pattern) {
+    core_->set_formatter(make_pattern_formatter(pattern));
+}
+
+void engine_sink::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
+    core_->set_formatter(std::move(formatter));
+}
+
+bool engine_sink::shutdown(std::chrono::milliseconds timeout) { return core_->shutdown(timeout); }
+
+sink_stats engine_sink::stats() const { return core_->stats(); }
+
+const engine_config& engine_sink::config() const noexcept { return core_->config(); }
+
+}  // namespace spdlog_ext

@@ -1,0 +1,37 @@
+#include "spdlog_ext/engine/sink_stats.h"
+
+namespace spdlog_ext {
+
+namespace {
+nlohmann::json time_or_null(const std::optional<std::chrono::system_clock::time_point>& t) {
+    if (!t) {
+        return nullptr;
+    }
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count();
+    return us;  // microseconds since the Unix epoch: exact and easy to compare
+}
+}  // namespace
+
+nlohmann::json sink_stats::to_json() const {
+    return nlohmann::json{
+        {"name", name},
+        {"enqueued", enqueued},
+        {"delivered", delivered},
+        {"fallback", fallback},
+        {"dropped", dropped},
+        {"queue_depth", queue_depth},
+        {"queue_bytes", queue_bytes},
+        {"batches", batches},
+        {"failed_batches", failed_batches},
+        {"retries", retries},
+        {"possible_duplicates", possible_duplicates},
+        {"disabled", disabled},
+        {"last_error", last_error},
+        {"last_error_time_us", time_or_null(last_error_time)},
+        {"last_success_time_us", time_or_null(last_success)},
+        {"backend", backend},
+    };
+}
+
+}  // namespace spdlog_ext

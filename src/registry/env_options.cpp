@@ -1,0 +1,256 @@
+#include "spdlog_ext/env_options.h"
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+
+#include "spdlog_ext/fields_flag.h"
+#include "spdlog_ext/json_formatter.h"
+#include "spdlog_ext/sinks/jsonl_file_sink.h"
+
+namespace spdlog_ext {
+
+namespace {
+std::string lower(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+        s.remove_suffix(1);
+    }
+    return std::string(s);
+}
+
+// Splits "10MB" into 10 and "mb"; false when there is no leading number.
+bool split_number(const std::string& text, unsigned long long& number, std::string& unit) {
+    std::size_t i = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+        ++i;
+    }
+    if (i == 0 || i > 18) {
+        return false;
+    }
+    number = std::stoull(text.substr(0, i));
+    unit = lower(trim(text.substr(i)));
+    return true;
+}
+
+// The engine options every engine-backed backend understands; the mapping is written once here.
+struct size_option {
+    const char* name;
+    std::size_t engine_config::*member;
+    bool bytes;
+    std::size_t minimum;
+};
+struct duration_option {
+    const char* name;
+    std::chrono::milliseconds engine_config::*member;
+};
+
+const size_option size_options[] = {
+    {"QUEUE_MAX_RECORDS", &engine_config::queue_max_records, false, 1},
+    {"QUEUE_MAX_BYTES", &engine_config::queue_max_bytes, true, 1024},
+    {"BATCH_MAX_RECORDS", &engine_config::batch_max_records, false, 1},
+    {"BATCH_MAX_BYTES", &engine_config::batch_max_bytes, true, 1},
+    {"RETRY_MAX_ATTEMPTS", &engine_config::retry_max_attempts, false, 0},
+};
+const duration_option duration_options[] = {
+    {"BLOCK_TIMEOUT", &engine_config::block_timeout},
+    {"BATCH_MAX_DELAY", &engine_config::batch_max_delay},
+    {"RETRY_INITIAL", &engine_config::retry_initial},
+    {"RETRY_MAX_DELAY", &engine_config::retry_max_delay},
+    {"RETRY_MAX_ELAPSED", &engine_config::retry_max_elapsed},
+    {"FLUSH_TIMEOUT", &engine_config::flush_timeout},
+    {"SHUTDOWN_TIMEOUT", &engine_config::shutdown_timeout},
+};
+}  // namespace
+
+std::optional<std::string> getenv_value(const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+        return std::nullopt;
+    }
+    return std::string(value);
+}
+
+env_options::env_options(std::string backend) : backend_(std::move(backend)) {
+    prefix_ = "LOG_";
+    for (char c : backend_) {
+        prefix_ += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    prefix_ += '_';
+}
+
+std::string env_options::variable(std::string_view option) const {
+    return prefix_ + std::string(option);
+}
+
+std::optional<std::string> env_options::raw(std::string_view option) const {
+    looked_up_.insert(std::string(option));
+    return getenv_value(variable(option));
+}
+
+void env_options::fail(std::string_view option, const std::string& problem) const {
+    const std::string name = variable(option);
+    throw config_error(name, name + ": " + problem);
+}
+
+std::string env_options::get_string(std::string_view option, std::string fallback_value) const {
+    auto value = raw(option);
+    return value ? *value : std::move(fallback_value);
+}
+
+bool env_options::get_bool(std::string_view option, bool fallback_value) const {
+    auto value = raw(option);
+    if (!value) {
+        return fallback_value;
+    }
+    const std::string v = lower(trim(*value));
+    if (v == "1" || v == "true" || v == "on" || v == "yes") {
+        return true;
+    }
+    if (v == "0" || v == "false" || v == "off" || v == "no") {
+        return false;
+    }
+    fail(option, "'" + *value + "' is not a boolean: use true or false");
+}
+
+std::size_t env_options::get_size(std::string_view option, std::size_t fallback_value) const {
+    auto value = raw(option);
+    if (!value) {
+        return fallback_value;
+    }
+    unsigned long long n = 0;
+    std::string unit;
+    if (!split_number(trim(*value), n, unit) || !unit.empty()) {
+        fail(option, "'" + *value + "' is not a whole number (e.g. 1000)");
+    }
+    return static_cast<std::size_t>(n);
+}
+
+std::size_t env_options::get_bytes(std::string_view option, std::size_t fallback_value) const {
+    auto value = raw(option);
+    if (!value) {
+        return fallback_value;
+    }
+    unsigned long long n = 0;
+    std::string unit;
+    if (!split_number(trim(*value), n, unit)) {
+        fail(option, "'" + *value + "' is not a size (e.g. 1048576, 512k, 10MB, 1GiB)");
+    }
+    unsigned long long scale = 1;
+    if (unit.empty() || unit == "b") {
+        scale = 1;
+    } else if (unit == "k" || unit == "kb" || unit == "kib") {
+        scale = 1ull << 10;
+    } else if (unit == "m" || unit == "mb" || unit == "mib") {
+        scale = 1ull << 20;
+    } else if (unit == "g" || unit == "gb" || unit == "gib") {
+        scale = 1ull << 30;
+    } else {
+        fail(option, "'" + *value + "' has an unknown unit (use b, k, MB or GiB)");
+    }
+    if (n > std::numeric_limits<std::size_t>::max() / scale) {
+        fail(option, "'" + *value + "' is too large");
+    }
+    return static_cast<std::size_t>(n * scale);
+}
+
+std::chrono::milliseconds env_options::get_duration(std::string_view option,
+                                                    std::chrono::milliseconds fallback_value) const {
+    auto value = raw(option);
+    if (!value) {
+        return fallback_value;
+    }
+    unsigned long long n = 0;
+    std::string unit;
+    if (!split_number(trim(*value), n, unit)) {
+        fail(option, "'" + *value + "' is not a duration (e.g. 250ms, 2s, 5m)");
+    }
+    unsigned long long ms_per_unit = 0;
+    if (unit.empty() || unit == "ms") {
+        ms_per_unit = 1;
+    } else if (unit == "s" || unit == "sec") {
+        ms_per_unit = 1000;
+    } else if (unit == "m" || unit == "min") {
+        ms_per_unit = 60 * 1000;
+    } else if (unit == "h") {
+        ms_per_unit = 3600 * 1000;
+    } else {
+        fail(option, "'" + *value + "' has an unknown unit (use ms, s, m or h)");
+    }
+    if (n > 1000ull * 3600 * 1000 * 24 * 365) {
+        fail(option, "'" + *value + "' is too long");
+    }
+    return std::chrono::milliseconds(static_cast<long long>(n * ms_per_unit));
+}
+
+spdlog::level::level_enum env_options::get_level(std::string_view option,
+                                                 spdlog::level::level_enum fallback_value) const {
+    using spdlog::level::level_enum;
+    return get_enum<level_enum>(option, fallback_value,
+                                {{"trace", level_enum::trace},
+                                 {"debug", level_enum::debug},
+                                 {"info", level_enum::info},
+                                 {"warn", level_enum::warn},
+                                 {"warning", level_enum::warn},
+                                 {"err", level_enum::err},
+                                 {"error", level_enum::err},
+                                 {"critical", level_enum::critical},
+                                 {"off", level_enum::off}});
+}
+
+void env_options::apply_engine(engine_config& cfg) const {
+    if (cfg.name.empty()) {
+        cfg.name = backend_;
+    }
+    for (const auto& opt : size_options) {
+        const std::size_t current = cfg.*opt.member;
+        const std::size_t value =
+            opt.bytes ? get_bytes(opt.name, current) : get_size(opt.name, current);
+        if (value < opt.minimum) {
+            fail(opt.name, "must be at least " + std::to_string(opt.minimum));
+        }
+        cfg.*opt.member = value;
+    }
+    for (const auto& opt : duration_options) {
+        cfg.*opt.member = get_duration(opt.name, cfg.*opt.member);
+    }
+    cfg.overflow = get_enum<overflow_policy>("OVERFLOW", cfg.overflow,
+                                             {{"fallback", overflow_policy::fallback},
+                                              {"block", overflow_policy::block},
+                                              {"drop_newest", overflow_policy::drop_newest},
+                                              {"drop_oldest", overflow_policy::drop_oldest}});
+    if (auto fallback = raw("FALLBACK")) {
+        const std::string v = trim(*fallback);
+        if (lower(v) == "stderr") {
+            cfg.fallback = nullptr;  // the engine's default stderr fallback
+        } else if (lower(v) == "stdout") {
+            auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+            sink->set_formatter(make_pattern_formatter(
+                "[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
+            cfg.fallback = sink;
+        } else if (lower(v) == "null") {
+            cfg.fallback = std::make_shared<spdlog::sinks::null_sink_mt>();
+        } else if (lower(v.substr(0, 5)) == "file:" && v.size() > 5) {
+            jsonl_file_config file;
+            file.path = v.substr(5);
+            cfg.fallback = std::make_shared<jsonl_file_sink_mt>(file);
+        } else {
+            fail("FALLBACK", "'" + v + "' is not one of: stderr, stdout, null, file:<path>");
+        }
+    }
+}
+
+}  // namespace spdlog_ext

@@ -1,0 +1,329 @@
+#include "spdlog_ext/registry.h"
+
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+#include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/fields_flag.h"
+#include "spdlog_ext/sinks/jsonl_file_sink.h"
+
+extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
+
+namespace spdlog_ext {
+
+namespace {
+
+spdlog::color_mode console_color(const env_options& env) {
+    return env.get_enum<spdlog::color_mode>("COLOR", spdlog::color_mode::automatic,
+                                            {{"auto", spdlog::color_mode::automatic},
+                                             {"always", spdlog::color_mode::always},
+                                             {"never", spdlog::color_mode::never}});
+}
+
+spdlog::sink_ptr make_console(const env_options& env) {
+    auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>(console_color(env));
+    sink->set_formatter(make_pattern_formatter(default_text_pattern));
+    return sink;
+}
+
+spdlog::sink_ptr make_stderr(const env_options& env) {
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(console_color(env));
+    sink->set_formatter(make_pattern_formatter(default_text_pattern));
+    return sink;
+}
+
+spdlog::sink_ptr make_file(const env_options& env) {
+    jsonl_file_config cfg;
+    cfg.path = env.get_string("PATH", cfg.path);
+    if (cfg.path.empty()) {
+        env.fail("PATH", "is empty: give a file path such as logs/app.jsonl");
+    }
+    cfg.weekly = env.get_bool("WEEKLY", cfg.weekly);
+    cfg.max_size = env.get_bytes("MAX_SIZE", cfg.max_size);
+    cfg.max_files = env.get_size("MAX_FILES", cfg.max_files);
+    cfg.utc = env.get_bool("UTC", cfg.utc);
+    return std::make_shared<jsonl_file_sink_mt>(cfg);
+}
+
+spdlog::sink_ptr make_null(const env_options&) {
+    return std::make_shared<spdlog::sinks::null_sink_mt>();
+}
+
+struct registry_state {
+    std::mutex mu;
+    std::map<std::string, backend_factory> factories;
+    std::function<void(const std::string&)> warn;
+    // Sinks built here, so shutdown() can stop them; weak so they die with their last user.
+    std::vector<std::weak_ptr<spdlog::sinks::sink>> built;
+    // make_logger's shared sinks and the loggers it made.
+    bool shared_built = false;
+    std::vector<spdlog::sink_ptr> shared_sinks;
+    std::set<std::string> made_loggers;
+    bool levels_loaded = false;
+
+    registry_state() {
+        factories["console"] = make_console;
+        factories["stderr"] = make_stderr;
+        factories["file"] = make_file;
+        factories["null"] = make_null;
+    }
+};
+
+registry_state& state() {
+    static registry_state s;
+    return s;
+}
+
+void warn(const std::string& message) {
+    std::function<void(const std::string&)> handler;
+    {
+        std::lock_guard<std::mutex> lock(state().mu);
+        handler = state().warn;
+    }
+    if (handler) {
+        handler(message);
+    } else {
+        std::fprintf(stderr, "spdlog_ext: %s\n", message.c_str());
+    }
+}
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) {
+        out += out.empty() ? "" : ", ";
+        out += n;
+    }
+    return out;
+}
+
+std::string upper(const std::string& s) {
+    std::string out = s;
+    for (auto& c : out) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    return out;
+}
+
+// LOG_<NAME>_* variables that no option of the backend read: most likely typos.
+void warn_unread_variables(const env_options& env, const std::vector<std::string>& backends) {
+    const std::string prefix = "LOG_" + upper(env.backend()) + "_";
+    std::vector<std::string> unknown;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        std::string entry(*e);
+        std::string name = entry.substr(0, entry.find('='));
+        if (name.rfind(prefix, 0) != 0) {
+            continue;
+        }
+        // LOG_FILE_... must not be blamed on a backend named "file_x" and vice versa.
+        bool other_backend = false;
+        for (const auto& b : backends) {
+            const std::string other = "LOG_" + upper(b) + "_";
+            if (other.size() > prefix.size() && name.rfind(other, 0) == 0) {
+                other_backend = true;
+            }
+        }
+        if (!other_backend && env.looked_up().count(name.substr(prefix.size())) == 0) {
+            unknown.push_back(name);
+        }
+    }
+    if (!unknown.empty()) {
+        warn("ignoring " + join(unknown) + ": not an option of the '" + env.backend() +
+             "' backend (see the README for its variables)");
+    }
+}
+
+}  // namespace
+
+void register_backend(const std::string& name, backend_factory factory) {
+    std::string key;
+    for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+            throw std::invalid_argument("spdlog_ext::register_backend: invalid name '" + name +
+                                        "' (use letters, digits and '_')");
+        }
+        key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (key.empty() || !factory) {
+        throw std::invalid_argument("spdlog_ext::register_backend: empty name or factory");
+    }
+    std::lock_guard<std::mutex> lock(state().mu);
+    state().factories[key] = std::move(factory);
+}
+
+std::vector<std::string> registered_backends() {
+    std::lock_guard<std::mutex> lock(state().mu);
+    std::vector<std::string> names;
+    for (const auto& [name, factory] : state().factories) {
+        names.push_back(name);
+    }
+    return names;  // std::map keeps them sorted
+}
+
+std::vector<std::string> parse_backend_list(std::string_view list) {
+    std::vector<std::string> names;
+    std::string current;
+    auto finish = [&] {
+        if (!current.empty() && std::find(names.begin(), names.end(), current) == names.end()) {
+            names.push_back(current);
+        }
+        current.clear();
+    };
+    for (char c : list) {
+        if (c == ',') {
+            finish();
+        } else if (!std::isspace(static_cast<unsigned char>(c))) {
+            current += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+    }
+    finish();
+    return names;
+}
+
+std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
+    const auto names = parse_backend_list(list);
+    std::vector<std::pair<std::string, backend_factory>> chosen;
+    std::vector<std::string> unknown;
+    {
+        std::lock_guard<std::mutex> lock(state().mu);
+        for (const auto& name : names) {
+            auto it = state().factories.find(name);
+            if (it == state().factories.end()) {
+                unknown.push_back(name);
+            } else {
+                chosen.emplace_back(name, it->second);
+            }
+        }
+    }
+    if (!unknown.empty()) {
+        warn("LOG_BACKENDS: unknown backend" + std::string(unknown.size() > 1 ? "s " : " ") +
+             join(unknown) + " ignored; known backends: " + join(registered_backends()));
+    }
+    std::vector<spdlog::sink_ptr> sinks;
+    for (const auto& [name, factory] : chosen) {
+        env_options env(name);
+        spdlog::sink_ptr sink = factory(env);
+        if (!sink) {
+            throw config_error("LOG_BACKENDS", "LOG_BACKENDS: the factory of backend '" + name +
+                                                   "' returned no sink");
+        }
+        sink->set_level(env.get_level("LEVEL", spdlog::level::trace));
+        if (auto pattern = env.raw("PATTERN")) {
+            sink->set_formatter(make_pattern_formatter(*pattern));
+        }
+        warn_unread_variables(env, names);
+        sinks.push_back(sink);
+    }
+    std::lock_guard<std::mutex> lock(state().mu);
+    auto& built = state().built;
+    built.erase(std::remove_if(built.begin(), built.end(),
+                               [](const auto& w) { return w.expired(); }),
+                built.end());
+    built.insert(built.end(), sinks.begin(), sinks.end());
+    return sinks;
+}
+
+std::vector<spdlog::sink_ptr> sinks_from_env() {
+    auto value = getenv_value("LOG_BACKENDS");
+    if (!value || parse_backend_list(*value).empty()) {
+        return sinks_from_string("console");
+    }
+    return sinks_from_string(*value);
+}
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
+    auto& s = state();
+    std::unique_lock<std::mutex> lock(s.mu);
+    if (auto existing = spdlog::get(name)) {
+        return existing;
+    }
+    if (!s.shared_built) {
+        lock.unlock();  // factories may take time (connections) and use the registry
+        auto sinks = sinks_from_env();
+        lock.lock();
+        if (!s.shared_built) {
+            s.shared_sinks = std::move(sinks);
+            s.shared_built = true;
+        }
+    }
+    if (!s.levels_loaded) {
+        // Let spdlog's cfg parse SPDLOG_LEVEL and keep the levels in its registry.
+        spdlog::cfg::load_env_levels();
+        s.levels_loaded = true;
+    }
+    auto logger = std::make_shared<spdlog::logger>(name, s.shared_sinks.begin(),
+                                                   s.shared_sinks.end());
+    // spdlog's initialize_logger() would apply SPDLOG_LEVEL but also replace every sink's
+    // formatter with the global pattern; ask it for the level with a sink-less probe instead.
+    {
+        auto probe = std::make_shared<spdlog::logger>(name);
+        spdlog::initialize_logger(probe);
+        if (spdlog::get(name) == probe) {
+            spdlog::drop(name);
+        }
+        logger->set_level(probe->level());
+        logger->flush_on(probe->flush_level());
+    }
+    try {
+        spdlog::register_logger(logger);
+    } catch (const spdlog::spdlog_ex&) {
+        if (auto existing = spdlog::get(name)) {  // another thread won the race
+            return existing;
+        }
+        throw;
+    }
+    s.made_loggers.insert(name);
+    return logger;
+}
+
+bool shutdown(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<spdlog::sink_ptr> sinks;
+    std::set<std::string> loggers;
+    {
+        std::lock_guard<std::mutex> lock(state().mu);
+        for (auto& w : state().built) {
+            if (auto sink = w.lock()) {
+                sinks.push_back(sink);
+            }
+        }
+        state().built.clear();
+        loggers.swap(state().made_loggers);
+        state().shared_sinks.clear();
+        state().shared_built = false;
+    }
+    bool drained = true;
+    for (auto& sink : sinks) {
+        if (auto* engine = dynamic_cast<engine_sink*>(sink.get())) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            drained = engine->shutdown(std::max(left, std::chrono::milliseconds(0))) && drained;
+        } else {
+            try {
+                sink->flush();
+            } catch (const std::exception&) {
+                drained = false;
+            }
+        }
+    }
+    for (const auto& name : loggers) {
+        spdlog::drop(name);
+    }
+    return drained;
+}
+
+void set_warning_handler(std::function<void(const std::string&)> handler) {
+    std::lock_guard<std::mutex> lock(state().mu);
+    state().warn = std::move(handler);
+}
+
+}  // namespace spdlog_ext
