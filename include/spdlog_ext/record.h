@@ -36,6 +36,9 @@ struct record {
     std::size_t approx_bytes() const noexcept;
 };
 
+// Approximate memory held by a JSON value (for queue byte limits).
+std::size_t approx_json_bytes(const nlohmann::json& j) noexcept;
+
 // Process-wide context, computed once.
 int process_id() noexcept;
 const std::string& host_name();

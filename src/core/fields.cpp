@@ -1,41 +1,41 @@
 #include "spdlog_ext/fields.h"
 
-#include "core/field_stack.h"
+#include "core/thread_context.h"
 
 namespace spdlog_ext {
 
-namespace detail {
-field_list& thread_field_stack() noexcept {
-    thread_local field_list stack;
-    return stack;
-}
-}  // namespace detail
-
 scoped_fields::scoped_fields(std::initializer_list<field> fields) : count_(fields.size()) {
-    auto& stack = detail::thread_field_stack();
+    auto& stack = detail::field_stack();
     stack.insert(stack.end(), fields.begin(), fields.end());
 }
 
 scoped_fields::scoped_fields(field_list fields) : count_(fields.size()) {
-    auto& stack = detail::thread_field_stack();
+    auto& stack = detail::field_stack();
     stack.insert(stack.end(), std::make_move_iterator(fields.begin()),
                  std::make_move_iterator(fields.end()));
 }
 
 scoped_fields::~scoped_fields() {
-    auto& stack = detail::thread_field_stack();
+    auto& stack = detail::field_stack();
     stack.resize(stack.size() >= count_ ? stack.size() - count_ : 0);
 }
 
 nlohmann::json current_thread_fields() {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [key, value] : detail::thread_field_stack()) {
+    const field_list* stack = detail::context().fields;
+    if (stack == nullptr) {
+        return out;
+    }
+    for (const auto& [key, value] : *stack) {
         out[key] = value;  // later (inner) scopes overwrite outer ones
     }
     return out;
 }
 
-bool thread_has_fields() noexcept { return !detail::thread_field_stack().empty(); }
+bool thread_has_fields() noexcept {
+    const field_list* stack = detail::context().fields;
+    return stack != nullptr && !stack->empty();
+}
 
 namespace {
 void append_exception_chain(const std::exception& e, std::string& out, int depth) {

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstdio>
 
-#include "core/field_stack.h"
+#include "core/thread_context.h"
 
 #if defined(__has_include)
 #if __has_include(<spdlog/mdc.h>) && !defined(SPDLOG_NO_TLS)
@@ -23,23 +23,6 @@
 namespace spdlog_ext {
 
 namespace {
-thread_local const record* tls_current_record = nullptr;
-
-std::string read_thread_name() {
-#if defined(__linux__) || defined(__APPLE__)
-    char buf[64] = {0};
-    if (pthread_getname_np(pthread_self(), buf, sizeof buf) == 0) {
-        return buf;
-    }
-#endif
-    return {};
-}
-
-std::string& cached_thread_name() {
-    thread_local std::string name = read_thread_name();
-    return name;
-}
-
 void warn_fields_unreachable_once() {
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true)) {
@@ -57,19 +40,21 @@ std::size_t heap_size(const std::string& s) noexcept {
     return s.capacity() > 15 ? s.capacity() + 1 : 0;
 }
 
-std::size_t json_size(const nlohmann::json& j) noexcept {
+}  // namespace
+
+std::size_t approx_json_bytes(const nlohmann::json& j) noexcept {
     switch (j.type()) {
         case nlohmann::json::value_t::object: {
             std::size_t n = 48;
             for (const auto& [key, value] : j.items()) {
-                n += 48 + key.size() + json_size(value);
+                n += 48 + key.size() + approx_json_bytes(value);
             }
             return n;
         }
         case nlohmann::json::value_t::array: {
             std::size_t n = 24;
             for (const auto& value : j) {
-                n += json_size(value);
+                n += approx_json_bytes(value);
             }
             return n;
         }
@@ -79,8 +64,6 @@ std::size_t json_size(const nlohmann::json& j) noexcept {
             return 16;
     }
 }
-}  // namespace
-
 record record::capture(const spdlog::details::log_msg& msg) {
     record r;
     r.time = msg.time;
@@ -88,8 +71,9 @@ record record::capture(const spdlog::details::log_msg& msg) {
     r.logger_name.assign(msg.logger_name.data(), msg.logger_name.size());
     r.message.assign(msg.payload.data(), msg.payload.size());
     r.thread_id = msg.thread_id;
-    if (msg.thread_id == spdlog::details::os::thread_id()) {
-        r.thread_name = cached_thread_name();
+    const auto info = detail::capture_context(msg);
+    if (info.thread_name != nullptr) {
+        r.thread_name = *info.thread_name;
     }
     if (!msg.source.empty()) {
         r.source_file = msg.source.filename != nullptr ? msg.source.filename : "";
@@ -124,7 +108,7 @@ std::size_t record::approx_bytes() const noexcept {
     std::size_t n = sizeof(record) + heap_size(logger_name) + heap_size(message) +
                     heap_size(thread_name) + heap_size(source_file) + heap_size(source_function);
     if (!fields.is_null()) {
-        n += json_size(fields);
+        n += approx_json_bytes(fields);
     }
     return n;
 }
@@ -147,25 +131,26 @@ const std::string& host_name() {
     return name;
 }
 
-const std::string& current_thread_name() { return cached_thread_name(); }
+const std::string& current_thread_name() { return detail::thread_name(detail::context()); }
 
 void set_thread_name(const std::string& name) {
 #if defined(__linux__)
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-    cached_thread_name() = name.substr(0, 15);
+    const_cast<std::string&>(current_thread_name()) = name.substr(0, 15);
 #elif defined(__APPLE__)
     pthread_setname_np(name.c_str());
-    cached_thread_name() = name;
+    const_cast<std::string&>(current_thread_name()) = name;
 #else
-    cached_thread_name() = name;
+    const_cast<std::string&>(current_thread_name()) = name;
 #endif
 }
 
 nlohmann::json fields_of(const spdlog::details::log_msg& msg) {
-    if (tls_current_record != nullptr) {
-        return tls_current_record->fields;
+    const auto info = detail::capture_context(msg);
+    if (const record* current = detail::context().current_record) {
+        return current->fields;
     }
-    if (msg.thread_id != spdlog::details::os::thread_id()) {
+    if (!info.same_thread) {
         warn_fields_unreachable_once();
         return nullptr;
     }
@@ -186,10 +171,11 @@ nlohmann::json fields_of(const spdlog::details::log_msg& msg) {
     return out;
 }
 
-record_scope::record_scope(const record& r) noexcept : previous_(tls_current_record) {
-    tls_current_record = &r;
+record_scope::record_scope(const record& r) noexcept
+    : previous_(detail::context().current_record) {
+    detail::context().current_record = &r;
 }
 
-record_scope::~record_scope() { tls_current_record = previous_; }
+record_scope::~record_scope() { detail::context().current_record = previous_; }
 
 }  // namespace spdlog_ext

@@ -1,13 +1,16 @@
 #include "engine/engine_core.h"
 
+#include <spdlog/details/os.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 #include <unordered_set>
 
+#include "core/thread_context.h"
 #include "spdlog_ext/fields_flag.h"
 
 namespace spdlog_ext::detail {
@@ -16,7 +19,9 @@ namespace {
 // Records per queue chunk: large enough that the worker takes many records per lock, small
 // enough that a recycled chunk costs little memory.
 constexpr std::size_t chunk_records = 256;
-constexpr std::size_t max_spare_chunks = 16;
+constexpr std::size_t max_spare_chunks = 64;
+constexpr std::size_t chunk_arena_bytes = chunk_records * 96;  // typical record text, reserved
+constexpr std::size_t chunk_arena_limit = 1u << 20;  // start a new chunk past this much text
 constexpr auto idle_interval = std::chrono::seconds(1);
 // After the shutdown deadline, how long to wait for a worker stuck in a backend call.
 constexpr auto interrupt_grace = std::chrono::milliseconds(500);
@@ -73,10 +78,13 @@ void engine_core::start() {
 // ---------------------------------------------------------------- logging-call side
 
 void engine_core::log(const spdlog::details::log_msg& msg) {
-    enqueued_.fetch_add(1, std::memory_order_relaxed);
     if (tls_worker_of == this) {
         // The backend (or the fallback) logs through this very sink: queueing it would feed the
         // worker its own output forever, and blocking would deadlock. Hand it to the fallback.
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            ++enqueued_;
+        }
         if (tls_fallback_depth > 0) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
             dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
@@ -85,13 +93,29 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
         fallback_now(record::capture(msg), "logged from inside the sink's own worker");
         return;
     }
-    record rec = record::capture(msg);
-    const std::size_t bytes = rec.approx_bytes();
+    // Everything that can be done before taking the lock, and nothing that allocates unless
+    // the call carries fields.
+    const auto info = detail::capture_context(msg);
+    std::unique_ptr<nlohmann::json> fields;
+    std::size_t bytes = sizeof(entry) + msg.logger_name.size() + msg.payload.size() +
+                        (info.thread_name ? info.thread_name->size() : 0);
+    if (info.may_have_fields) {
+        nlohmann::json captured = fields_of(msg);
+        if (!captured.is_null()) {
+            bytes += approx_json_bytes(captured);
+            fields = std::make_unique<nlohmann::json>(std::move(captured));
+        }
+    }
+    if (!msg.source.empty()) {
+        bytes += std::char_traits<char>::length(msg.source.filename) +
+                 (msg.source.funcname ? std::char_traits<char>::length(msg.source.funcname) : 0);
+    }
 
     std::unique_lock<std::mutex> lock(mu_);
+    ++enqueued_;
     if (!accepting_) {
         lock.unlock();
-        fallback_now(std::move(rec), "the sink is shut down");
+        fallback_now(record::capture(msg), "the sink is shut down");
         return;
     }
     auto full = [&] {
@@ -102,7 +126,7 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
         switch (cfg_.overflow) {
             case overflow_policy::fallback:
                 lock.unlock();
-                fallback_now(std::move(rec), "queue full");
+                fallback_now(record::capture(msg), "queue full");
                 return;
             case overflow_policy::drop_newest:
                 dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -129,31 +153,14 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
                 }
                 if (!room) {
                     lock.unlock();
-                    fallback_now(std::move(rec), "queue full (blocked for block_timeout)");
+                    fallback_now(record::capture(msg), "queue full (blocked for block_timeout)");
                     return;
                 }
                 break;
             }
         }
     }
-
-    if (inbox_.empty() || inbox_.back().items.size() >= chunk_records) {
-        chunk c;
-        if (!spare_chunks_.empty()) {
-            c.items = std::move(spare_chunks_.back());
-            spare_chunks_.pop_back();
-        } else {
-            c.items.reserve(chunk_records);
-        }
-        c.first_time = steady::now();
-        inbox_.push_back(std::move(c));
-    }
-    inbox_.back().items.push_back(queued{std::move(rec), next_seq_++, bytes});
-    inbox_.back().bytes += bytes;
-    ++inbox_records_;
-    inbox_bytes_ += bytes;
-    ++pending_records_;
-    pending_bytes_ += bytes;
+    append_locked(msg, std::move(fields), info.thread_name, bytes);
     // Wake the worker only when it must act: the first record starts the max_delay clock, and
     // a full batch is due at once. Other records wait for it without a syscall.
     const bool wake = worker_waiting_ &&
@@ -166,25 +173,128 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
     }
 }
 
+char* engine_core::byte_arena::append(std::size_t n) {
+    if (size + n > capacity) {
+        const std::size_t grown = std::max({size + n, capacity * 2, chunk_arena_bytes});
+        auto bigger = std::make_unique<char[]>(grown);
+        if (size > 0) {
+            std::memcpy(bigger.get(), data.get(), size);
+        }
+        data = std::move(bigger);
+        capacity = grown;
+    }
+    char* at = data.get() + size;
+    size += n;
+    return at;
+}
+
+void engine_core::append_locked(const spdlog::details::log_msg& msg,
+                                std::unique_ptr<nlohmann::json> fields,
+                                const std::string* thread_name, std::size_t bytes) {
+    // A new chunk when the last is full, or holds a lot of text already (keeps offsets small
+    // and recycled arenas modest).
+    if (inbox_.empty() || inbox_.back().items.size() >= chunk_records ||
+        inbox_.back().arena.size > chunk_arena_limit) {
+        if (!spare_chunks_.empty()) {
+            inbox_.push_back(std::move(spare_chunks_.front()));
+            spare_chunks_.pop_front();
+        } else {
+            inbox_.emplace_back();
+            // Touch the new memory now (resize writes every entry), so its page faults land
+            // on this one call instead of on every few calls that follow.
+            inbox_.back().items.resize(chunk_records);
+            inbox_.back().items.clear();
+        }
+        inbox_.back().first_time = steady::now();
+        inbox_.back().first_seq = next_seq_;
+    }
+    chunk& c = inbox_.back();
+    entry e;
+    e.time = msg.time;
+    e.level = msg.level;
+    e.thread_id = msg.thread_id;
+    // Names longer than 64 KiB are cut (they are identifiers, not data); a message can be 4 GiB.
+    constexpr std::size_t max_name = 0xffff;
+    const std::string_view logger(msg.logger_name.data(),
+                                  std::min(msg.logger_name.size(), max_name));
+    const std::string_view payload(msg.payload.data(),
+                                   std::min<std::size_t>(msg.payload.size(), 0xffffffffu));
+    const std::string_view tname =
+        thread_name ? std::string_view(*thread_name).substr(0, max_name) : std::string_view();
+    std::string_view file;
+    std::string_view function;
+    if (!msg.source.empty()) {
+        file = std::string_view(msg.source.filename).substr(0, max_name);
+        function = std::string_view(msg.source.funcname ? msg.source.funcname : "")
+                       .substr(0, max_name);
+        e.source_line = msg.source.line;
+    }
+    e.logger_len = static_cast<std::uint16_t>(logger.size());
+    e.message_len = static_cast<std::uint32_t>(payload.size());
+    e.thread_name_len = static_cast<std::uint16_t>(tname.size());
+    e.file_len = static_cast<std::uint16_t>(file.size());
+    e.function_len = static_cast<std::uint16_t>(function.size());
+    const std::size_t text = std::size_t(e.logger_len) + e.message_len + e.thread_name_len +
+                             e.file_len + e.function_len;
+    e.offset = static_cast<std::uint32_t>(c.arena.size);
+    char* out = c.arena.append(text);
+    auto put = [&out](const char* p, std::size_t n) {
+        if (n > 0) {
+            std::memcpy(out, p, n);
+            out += n;
+        }
+    };
+    put(logger.data(), logger.size());
+    put(payload.data(), payload.size());
+    put(tname.data(), tname.size());
+    put(file.data(), file.size());
+    put(function.data(), function.size());
+    e.fields = std::move(fields);
+    ++next_seq_;
+    e.bytes = static_cast<std::uint32_t>(std::min<std::size_t>(bytes, 0xffffffffu));
+    const std::size_t counted = e.bytes;
+    c.items.push_back(std::move(e));
+    c.bytes += counted;
+    ++inbox_records_;
+    inbox_bytes_ += counted;
+    ++pending_records_;
+    pending_bytes_ += counted;
+}
+
+void engine_core::recycle_locked(chunk&& spent) {
+    // Keep a few chunks for reuse, but not one whose arena grew for a huge message.
+    if (spare_chunks_.size() < max_spare_chunks && spent.arena.capacity <= chunk_arena_limit) {
+        spent.items.clear();
+        spent.arena.size = 0;
+        spent.head = 0;
+        spent.bytes = 0;
+        spare_chunks_.push_back(std::move(spent));
+    }
+}
+
 bool engine_core::drop_oldest_locked() {
     while (!inbox_.empty() && inbox_.front().live() == 0) {
+        chunk spent = std::move(inbox_.front());
         inbox_.pop_front();
+        recycle_locked(std::move(spent));
     }
     if (inbox_.empty()) {
         return false;
     }
     chunk& front = inbox_.front();
-    queued& victim = front.items[front.head++];
+    entry& victim = front.items[front.head++];
     front.bytes -= victim.bytes;
     --inbox_records_;
     inbox_bytes_ -= victim.bytes;
     --pending_records_;
     pending_bytes_ -= victim.bytes;
-    victim = queued{};  // release its memory now
+    victim.fields.reset();  // release its memory now
     dropped_.fetch_add(1, std::memory_order_relaxed);
     dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
     if (front.live() == 0) {
+        chunk spent = std::move(front);
         inbox_.pop_front();
+        recycle_locked(std::move(spent));
     }
     return true;
 }
@@ -260,7 +370,6 @@ void engine_core::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
 sink_stats engine_core::stats() const {
     sink_stats s;
     s.name = cfg_.name;
-    s.enqueued = enqueued_.load(std::memory_order_relaxed);
     s.delivered = delivered_.load(std::memory_order_relaxed);
     s.fallback = fallback_count_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load(std::memory_order_relaxed);
@@ -271,6 +380,7 @@ sink_stats engine_core::stats() const {
     s.disabled = disabled_.load(std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lock(mu_);
+        s.enqueued = enqueued_;
         s.queue_depth = pending_records_;
         s.queue_bytes = pending_bytes_;
     }
@@ -297,8 +407,6 @@ void engine_core::run() {
     try {
         while (next_batch(b)) {
             process(b);
-            b.records.clear();
-            b.bytes = 0;
         }
     } catch (const std::exception& e) {
         note_error(std::string("engine worker stopped: ") + e.what());
@@ -316,6 +424,24 @@ bool engine_core::deadline_passed_locked(steady::time_point now) const {
 
 bool engine_core::next_batch(batch& out) {
     std::unique_lock<std::mutex> lock(mu_);
+    // Settle the previous batch and recycle spent chunks here, so the worker takes the lock
+    // once per batch: each extra acquisition risks making a producer pay a futex wake-up.
+    if (out.count > 0) {
+        pending_records_ -= out.count;
+        pending_bytes_ -= out.bytes;
+        done_seq_ = std::max(done_seq_, out.last_seq + 1);
+        done_cv_.notify_all();
+        if (blocked_producers_ > 0) {
+            space_cv_.notify_all();
+        }
+    }
+    for (auto& c : spent_chunks_) {
+        recycle_locked(std::move(c));
+    }
+    spent_chunks_.clear();
+    lock.unlock();
+    reset_batch(out);
+    lock.lock();
     for (;;) {
         const std::size_t available = staging_records_ + inbox_records_;
         if (available == 0) {
@@ -370,47 +496,73 @@ bool engine_core::next_batch(batch& out) {
 }
 
 void engine_core::take_from_staging(batch& out) {
-    while (!staging_.empty() && out.records.size() < cfg_.batch_max_records) {
+    while (!staging_.empty() && out.count < cfg_.batch_max_records) {
         chunk& c = staging_.front();
-        while (c.head < c.items.size() && out.records.size() < cfg_.batch_max_records) {
-            queued& q = c.items[c.head];
-            if (!out.records.empty() && out.bytes + q.bytes > cfg_.batch_max_bytes) {
+        while (c.head < c.items.size() && out.count < cfg_.batch_max_records) {
+            entry& e = c.items[c.head];
+            if (out.count > 0 && out.bytes + e.bytes > cfg_.batch_max_bytes) {
                 return;
             }
-            out.records.push_back(std::move(q.rec));
-            out.bytes += q.bytes;
-            out.last_seq = q.seq;
+            // Build the record here, on the worker, so the logging call never allocates.
+            if (out.count == out.records.size()) {
+                out.records.emplace_back();
+            }
+            record& r = out.records[out.count++];
+            const char* p = c.arena.data.get() + e.offset;
+            r.time = e.time;
+            r.level = e.level;
+            r.thread_id = e.thread_id;
+            r.logger_name.assign(p, e.logger_len);
+            p += e.logger_len;
+            r.message.assign(p, e.message_len);
+            p += e.message_len;
+            r.thread_name.assign(p, e.thread_name_len);
+            p += e.thread_name_len;
+            r.source_file.assign(p, e.file_len);
+            p += e.file_len;
+            r.source_function.assign(p, e.function_len);
+            r.source_line = e.source_line;
+            if (e.fields) {
+                r.fields = std::move(*e.fields);
+                e.fields.reset();
+            } else {
+                r.fields = nullptr;
+            }
+            out.bytes += e.bytes;
+            out.last_seq = c.first_seq + c.head;
             ++c.head;
-            c.bytes -= q.bytes;
+            c.bytes -= e.bytes;
             --staging_records_;
-            staging_bytes_ -= q.bytes;
+            staging_bytes_ -= e.bytes;
         }
         if (c.live() == 0) {
-            std::vector<queued> spent = std::move(c.items);
+            spent_chunks_.push_back(std::move(c));  // recycled at the next lock
             staging_.pop_front();
-            spent.clear();
-            std::lock_guard<std::mutex> lock(mu_);
-            if (spare_chunks_.size() < max_spare_chunks) {
-                spare_chunks_.push_back(std::move(spent));
-            }
         }
     }
 }
 
+void engine_core::reset_batch(batch& b) {
+    // Keep the records for reuse, but give back memory a huge message made them hold.
+    constexpr std::size_t keep = 64 * 1024;
+    for (std::size_t i = 0; i < b.count; ++i) {
+        record& r = b.records[i];
+        if (r.message.capacity() > keep) {
+            std::string().swap(r.message);
+        }
+        r.fields = nullptr;
+    }
+    b.count = 0;
+    b.bytes = 0;
+}
+
 void engine_core::process(batch& b) {
-    const std::size_t n = b.records.size();
+    const std::size_t n = b.count;
     if (n > 0) {
         render_messages(b);
         send_range(b, 0, n);
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_records_ -= n;
-    pending_bytes_ -= b.bytes;
-    done_seq_ = std::max(done_seq_, b.last_seq + 1);
-    done_cv_.notify_all();
-    if (blocked_producers_ > 0) {
-        space_cv_.notify_all();
-    }
+    // The counters are settled by the next next_batch(), under the lock it takes anyway.
 }
 
 void engine_core::render_messages(batch& b) {
@@ -424,7 +576,8 @@ void engine_core::render_messages(batch& b) {
         return;
     }
     spdlog::memory_buf_t buf;
-    for (auto& rec : b.records) {
+    for (std::size_t i = 0; i < b.count; ++i) {
+        record& rec = b.records[i];
         buf.clear();
         {
             record_scope scope(rec);

@@ -41,28 +41,53 @@ public:
     const engine_config& config() const noexcept { return cfg_; }
 
 private:
-    struct queued {
-        record rec;
-        std::uint64_t seq = 0;
-        std::size_t bytes = 0;
+    // A queued record in compact form: its strings live in the chunk's arena, so the logging
+    // call copies bytes without allocating; the worker builds the `record` later.
+    struct entry {  // 56 bytes: one cache line per record crosses to the worker
+        spdlog::log_clock::time_point time;
+        std::size_t thread_id = 0;
+        std::unique_ptr<nlohmann::json> fields;  // null unless the call had fields
+        std::uint32_t offset = 0;  // of the logger name in the arena; the other strings follow
+        std::uint32_t message_len = 0;
+        std::uint32_t bytes = 0;  // the record's share of the queue's byte limit
+        std::int32_t source_line = 0;
+        std::uint16_t logger_len = 0;
+        std::uint16_t thread_name_len = 0;
+        std::uint16_t file_len = 0;
+        std::uint16_t function_len = 0;
+        spdlog::level::level_enum level = spdlog::level::info;
     };
-    // The queue is a list of chunks so the worker can take many records in O(1) under the lock
-    // (moving a vector), and producers append without allocating (chunks are recycled).
+    // Append-only bytes; std::string would zero or re-check capacity on every append.
+    struct byte_arena {
+        std::unique_ptr<char[]> data;
+        std::size_t size = 0;
+        std::size_t capacity = 0;
+        char* append(std::size_t n);
+    };
     struct chunk {
-        std::vector<queued> items;
-        std::size_t head = 0;   // items before head were taken or dropped
+        std::vector<entry> items;
+        byte_arena arena;
+        std::uint64_t first_seq = 0;  // items[i] has sequence number first_seq + i
+        std::size_t head = 0;         // items before head were taken or dropped
         std::size_t bytes = 0;  // of the items from head on
         steady::time_point first_time;
         std::size_t live() const noexcept { return items.size() - head; }
     };
     struct batch {
+        // Records [0, count) are this batch; the vector keeps its elements (and their string
+        // capacity) between batches so the worker does not allocate per record.
         std::vector<record> records;
+        std::size_t count = 0;
         std::size_t bytes = 0;
         std::uint64_t last_seq = 0;
     };
 
     // Logging-call side.
     void fallback_now(record rec, const std::string& reason);
+    void append_locked(const spdlog::details::log_msg& msg,
+                       std::unique_ptr<nlohmann::json> fields, const std::string* thread_name,
+                       std::size_t bytes);
+    void recycle_locked(chunk&& spent);
     bool drop_oldest_locked();
 
     // Worker side.
@@ -70,6 +95,7 @@ private:
     bool next_batch(batch& out);
     void take_from_staging(batch& out);
     void process(batch& b);
+    void reset_batch(batch& b);
     void send_range(batch& b, std::size_t begin, std::size_t end);
     void render_messages(batch& b);
     void to_fallback(record* first, std::size_t count, const std::string& reason);
@@ -90,7 +116,7 @@ private:
     std::condition_variable space_cv_;  // blocked producers: room in the queue
     std::condition_variable done_cv_;   // flush and shutdown waiters
     std::deque<chunk> inbox_;
-    std::vector<std::vector<queued>> spare_chunks_;
+    std::deque<chunk> spare_chunks_;  // FIFO: reuse the chunk the worker touched longest ago
     std::size_t inbox_records_ = 0;
     std::size_t inbox_bytes_ = 0;
     std::size_t pending_records_ = 0;  // inbox + staging + in flight
@@ -113,6 +139,7 @@ private:
 
     // Worker-only state.
     std::deque<chunk> staging_;
+    std::vector<chunk> spent_chunks_;
     std::size_t staging_records_ = 0;
     std::size_t staging_bytes_ = 0;
     std::unique_ptr<spdlog::formatter> worker_formatter_;
@@ -125,7 +152,7 @@ private:
     std::atomic<std::uint64_t> formatter_version_{0};
 
     // Counters.
-    std::atomic<std::uint64_t> enqueued_{0};
+    std::uint64_t enqueued_ = 0;  // guarded by mu_ (the logging call holds it anyway)
     std::atomic<std::uint64_t> delivered_{0};
     std::atomic<std::uint64_t> fallback_count_{0};
     std::atomic<std::uint64_t> dropped_{0};
