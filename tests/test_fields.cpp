@@ -9,7 +9,7 @@
 #include "support/test_backends.h"
 
 TEST_SUITE("fields") {
-    TEST_CASE("scoped fields nest, shadow and unwind") {
+    TEST_CASE("scoped fields nest + shadow and unwind") {
         CHECK_FALSE(spdlog_ext::thread_has_fields());
         {
             spdlog_ext::scoped_fields outer{{"user_id", 123}, {"ip", "10.0.0.1"}};
@@ -38,7 +38,7 @@ TEST_SUITE("fields") {
         CHECK(spdlog_ext::current_thread_fields()["owner"] == "main");
     }
 
-    TEST_CASE("records capture typed fields, the per-call form and exceptions") {
+    TEST_CASE("records capture typed fields + the per-call form and exceptions") {
         auto sink = std::make_shared<test::capture_sink_mt>();
         auto logger = std::make_shared<spdlog::logger>("fields", sink);
         spdlog_ext::scoped_fields scope{{"request", {{"id", 9}, {"path", "/x"}}}};

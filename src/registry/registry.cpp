@@ -300,6 +300,7 @@ bool shutdown(std::chrono::milliseconds timeout) {
         loggers.swap(state().made_loggers);
         state().shared_sinks.clear();
         state().shared_built = false;
+        state().levels_loaded = false;  // the next make_logger reads SPDLOG_LEVEL again
     }
     bool drained = true;
     for (auto& sink : sinks) {
