@@ -57,16 +57,16 @@ double ns_per_tick() {
 
 // Discards every batch: measures the engine, not a network.
 class discard_backend final : public spdlog_ext::backend {
-public:
-    spdlog_ext::batch_result write(spdlog_ext::record_span) override {
+  public:
+    spdlog_ext::batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
         return spdlog_ext::batch_result::delivered();
     }
 };
 
 // Holds the first write until released: a backend that is down.
 class stalled_backend final : public spdlog_ext::backend {
-public:
-    spdlog_ext::batch_result write(spdlog_ext::record_span) override {
+  public:
+    spdlog_ext::batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return released_; });
         return spdlog_ext::batch_result::delivered();
@@ -78,14 +78,14 @@ public:
         cv_.notify_all();
     }
 
-private:
+  private:
     std::mutex mu_;
     std::condition_variable cv_;
     bool released_ = false;
 };
 
 struct result {
-    double median_ns;  // of 16-call groups, per call: finer than one timer read allows
+    double median_ns;        // of 16-call groups, per call: finer than one timer read allows
     double p99_ns, p999_ns;  // of single calls
     double mean_ns;
 };
@@ -138,7 +138,9 @@ result run(const spdlog::sink_ptr& sink, int threads, int calls, double tick_ns)
         all.insert(all.end(), v.begin(), v.end());
     }
     std::sort(all.begin(), all.end());
-    auto pct = [&](double p) { return all[std::min(all.size() - 1, std::size_t(p * all.size()))] * tick_ns; };
+    auto pct = [&](double p) {
+        return all[std::min(all.size() - 1, std::size_t(p * all.size()))] * tick_ns;
+    };
     double mean = 0;
     for (double w : wall) {
         mean += w / calls;
@@ -181,15 +183,17 @@ int main(int argc, char** argv) {
     bool goals_met = true;
     for (int threads : {1, 4}) {
         std::map<std::string, result> r;
-        r["null_sink_mt"] = run(std::make_shared<spdlog::sinks::null_sink_mt>(), threads, calls, tick_ns);
+        r["null_sink_mt"] =
+            run(std::make_shared<spdlog::sinks::null_sink_mt>(), threads, calls, tick_ns);
         {
             std::filesystem::remove(file_path);
-            r["basic_file_sink_mt"] = run(
-                std::make_shared<spdlog::sinks::basic_file_sink_mt>(file_path.string(), true),
-                threads, calls, tick_ns);
+            r["basic_file_sink_mt"] =
+                run(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file_path.string(), true),
+                    threads, calls, tick_ns);
         }
         {
-            auto sink = std::make_shared<spdlog_ext::engine_sink>(std::make_unique<discard_backend>(), cfg);
+            auto sink =
+                std::make_shared<spdlog_ext::engine_sink>(std::make_unique<discard_backend>(), cfg);
             r["engine (backend discards)"] = run(sink, threads, calls, tick_ns);
             sink->shutdown(std::chrono::seconds(30));
         }

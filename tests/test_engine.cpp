@@ -326,8 +326,8 @@ TEST_SUITE("engine") {
     TEST_CASE("shutdown interrupts a backend call that hangs") {
         fixture f;
         auto gate = std::make_shared<test::gate>();
-        auto backend = std::make_unique<test::scripted_backend>(
-            f.seen, [gate](spdlog_ext::record_span, int) {
+        auto backend =
+            std::make_unique<test::scripted_backend>(f.seen, [gate](spdlog_ext::record_span, int) {
                 gate->wait();
                 return batch_result::retry("interrupted");
             });
@@ -352,9 +352,8 @@ TEST_SUITE("engine") {
         fixture f;
         auto cfg = f.config();
         cfg.retry_max_attempts = 3;
-        auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
-            return batch_result::retry("HTTP 503");
-        });
+        auto sink = f.make(
+            cfg, [](spdlog_ext::record_span, int) { return batch_result::retry("HTTP 503"); });
         spdlog::logger logger("giveup", sink);
         logger.info("r #1");
         REQUIRE(sink->flush_for(5s));
@@ -365,6 +364,38 @@ TEST_SUITE("engine") {
         const auto s = sink->stats();
         check_accounting(s, 1);
         CHECK(s.failed_batches == 1);
+    }
+
+    TEST_CASE("write_context: one batch id across retries and a new one for each split half") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.batch_max_records = 8;
+        cfg.batch_max_delay = 1s;
+        auto sink = f.make(cfg, [](spdlog_ext::record_span batch, int call) {
+            if (call < 2) {
+                return batch_result::retry("busy");  // the first batch: tried three times
+            }
+            return batch.size() > 4 && call == 2 ? batch_result::with(outcome::split, "413")
+                                                 : batch_result::delivered();
+        });
+        spdlog::logger logger("context", sink);
+        for (int i = 0; i < 8; ++i) {
+            logger.info("r #{}", i);
+        }
+        REQUIRE(sink->flush_for(5s));
+        std::lock_guard<std::mutex> lock(f.seen->mu);
+        const auto& c = f.seen->contexts;
+        REQUIRE(c.size() == 5);  // 3 tries of 8 (the third says split), then 4 + 4
+        CHECK(c[0].batch_id == c[1].batch_id);
+        CHECK(c[1].batch_id == c[2].batch_id);
+        CHECK(c[0].attempt == 0);
+        CHECK(c[1].attempt == 1);
+        CHECK(c[2].attempt == 2);
+        CHECK(c[3].batch_id != c[2].batch_id);
+        CHECK(c[4].batch_id != c[3].batch_id);
+        CHECK(c[3].attempt == 0);
+        CHECK(f.seen->context_sizes[3] == 4);
+        CHECK(f.seen->delivered.size() == 8);
     }
 
     TEST_CASE("a server-given Retry-After wins over the backoff") {
@@ -380,7 +411,7 @@ TEST_SUITE("engine") {
         CHECK(f.seen->write_times[1] - f.seen->write_times[0] >= 300ms);
     }
 
-    TEST_CASE("split halves a batch until it fits; a single record too large goes to fallback") {
+    TEST_CASE("split halves a batch until it fits - a single record too large goes to fallback") {
         fixture f;
         auto cfg = f.config();
         cfg.batch_max_records = 100;
@@ -408,7 +439,7 @@ TEST_SUITE("engine") {
         check_accounting(sink->stats(), 100);
     }
 
-    TEST_CASE("isolate bisects to the bad records; the good ones are delivered") {
+    TEST_CASE("isolate bisects to the bad records - the good ones are delivered") {
         fixture f;
         auto cfg = f.config();
         cfg.batch_max_records = 64;
@@ -467,7 +498,7 @@ TEST_SUITE("engine") {
         CHECK(s.fallback == 10);
     }
 
-    TEST_CASE("disable stops writing; this and later records go to the fallback") {
+    TEST_CASE("disable stops writing - this and later records go to the fallback") {
         fixture f;
         auto sink = f.make(f.config(), [](spdlog_ext::record_span, int) {
             return batch_result::with(outcome::disable, "HTTP 403: invalid API key");
@@ -523,9 +554,10 @@ TEST_SUITE("engine") {
             std::atomic<int> seen{0};
             void log(const spdlog::details::log_msg& msg) override {
                 const std::string text(msg.payload.data(), msg.payload.size());
-                if (text.rfind("r #", 0) == 0) {
-                    ++seen;
+                if (text.rfind("r #", 0) != 0) {
+                    return;  // e.g. the engine's "N record(s) dropped" summary
                 }
+                ++seen;
                 if (auto t = std::atomic_load(&target)) {
                     t->info("fallback saw: {}", text);
                 }
@@ -553,9 +585,11 @@ TEST_SUITE("engine") {
         std::atomic_store(&relog->target, std::shared_ptr<spdlog::logger>());
     }
 
-    TEST_CASE("backend exceptions become retries; the logging call never throws") {
+    TEST_CASE("backend exceptions become retries - the logging call never throws") {
         struct throwing_sink final : spdlog::sinks::sink {
-            void log(const spdlog::details::log_msg&) override { throw std::runtime_error("disk full"); }
+            void log(const spdlog::details::log_msg&) override {
+                throw std::runtime_error("disk full");
+            }
             void flush() override { throw std::runtime_error("disk full"); }
             void set_pattern(const std::string&) override {}
             void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
@@ -569,7 +603,8 @@ TEST_SUITE("engine") {
             throw std::runtime_error("socket exploded");
         });
         spdlog::logger logger("throws", sink);
-        logger.set_error_handler([](const std::string& e) { FAIL("error reached the logger: " << e); });
+        logger.set_error_handler(
+            [](const std::string& e) { FAIL("error reached the logger: " << e); });
         for (int i = 0; i < 20; ++i) {
             CHECK_NOTHROW(logger.info("r #{}", i));
         }
@@ -590,7 +625,8 @@ TEST_SUITE("engine") {
             errors.push_back(e);
         };
         auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
-            return batch_result::with(outcome::rejected, "bad key s3cr3t-key for https://x/?k=s3cr3t-key");
+            return batch_result::with(outcome::rejected,
+                                      "bad key s3cr3t-key for https://x/?k=s3cr3t-key");
         });
         spdlog::logger logger("mask", sink);
         logger.info("r #1");
@@ -682,9 +718,9 @@ TEST_SUITE("engine") {
         logger.info("r #1");
         REQUIRE(sink->flush_for(5s));
         const auto j = sink->stats().to_json();
-        for (const char* key : {"name", "enqueued", "delivered", "fallback", "dropped",
-                                "queue_depth", "retries", "failed_batches", "last_error",
-                                "last_success_time_us", "backend"}) {
+        for (const char* key :
+             {"name", "enqueued", "delivered", "fallback", "dropped", "queue_depth", "retries",
+              "failed_batches", "last_error", "last_success_time_us", "backend"}) {
             CHECK_MESSAGE(j.contains(key), key);
         }
         CHECK(j["delivered"] == 1);

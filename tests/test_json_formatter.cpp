@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/civil_time.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/json_formatter.h"
@@ -27,14 +28,7 @@ using spdlog_ext::json_time_zone;
 
 namespace {
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+using spdlog_ext::detail::days_from_civil;
 
 // A UTC instant.
 spdlog::log_clock::time_point utc_time(int y, unsigned mo, unsigned d, int h, int mi, int s,

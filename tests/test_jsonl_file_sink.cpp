@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/civil_time.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
@@ -24,14 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+using spdlog_ext::detail::days_from_civil;
 
 std::time_t utc_time_t(int y, unsigned mo, unsigned d, int h = 12, int mi = 0, int s = 0) {
     return static_cast<std::time_t>(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);

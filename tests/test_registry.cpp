@@ -25,7 +25,7 @@ namespace {
 
 // Sets environment variables for one test and restores them afterwards.
 class env_guard {
-public:
+  public:
     env_guard(std::initializer_list<std::pair<const char*, const char*>> vars) {
         for (const auto& [name, value] : vars) {
             set(name, value);
@@ -52,7 +52,7 @@ public:
         }
     }
 
-private:
+  private:
     std::map<std::string, std::optional<std::string>> saved_;
 };
 
@@ -70,8 +70,8 @@ struct warnings {
 };
 
 fs::path temp_dir(const std::string& name) {
-    auto dir = fs::temp_directory_path() / ("spdlog_ext_registry_" + name + "_" +
-                                            std::to_string(::getpid()));
+    auto dir = fs::temp_directory_path() /
+               ("spdlog_ext_registry_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
@@ -124,7 +124,7 @@ TEST_SUITE("registry") {
         CHECK(is<spdlog::sinks::null_sink_mt>(sinks[0]));
     }
 
-    TEST_CASE("an unknown backend: one warning naming the known ones; the others are built") {
+    TEST_CASE("an unknown backend: one warning naming the known ones - the others are built") {
         warnings w;
         auto sinks = spdlog_ext::sinks_from_string("null,elastic,console,kafka");
         CHECK(sinks.size() == 2);
@@ -150,8 +150,9 @@ TEST_SUITE("registry") {
         REQUIRE(sinks.size() == 1);
         CHECK(sinks[0] == custom);
         CHECK(built == 1);
-        CHECK_THROWS_AS(spdlog_ext::register_backend("bad name", [](const auto&) { return nullptr; }),
-                        std::invalid_argument);
+        CHECK_THROWS_AS(
+            spdlog_ext::register_backend("bad name", [](const auto&) { return nullptr; }),
+            std::invalid_argument);
         CHECK_THROWS_AS(spdlog_ext::register_backend("x", nullptr), std::invalid_argument);
     }
 
@@ -215,9 +216,9 @@ TEST_SUITE("registry") {
 
     TEST_CASE("env_options: sizes + durations + booleans + enums") {
         spdlog_ext::env_options opts("t");
-        env_guard env{{"LOG_T_A", "10MB"}, {"LOG_T_B", "512k"}, {"LOG_T_C", "1GiB"},
-                      {"LOG_T_D", "250ms"}, {"LOG_T_E", "2s"},  {"LOG_T_F", "5m"},
-                      {"LOG_T_G", "100"},   {"LOG_T_H", "On"},  {"LOG_T_I", "12x"}};
+        env_guard env{{"LOG_T_A", "10MB"},  {"LOG_T_B", "512k"}, {"LOG_T_C", "1GiB"},
+                      {"LOG_T_D", "250ms"}, {"LOG_T_E", "2s"},   {"LOG_T_F", "5m"},
+                      {"LOG_T_G", "100"},   {"LOG_T_H", "On"},   {"LOG_T_I", "12x"}};
         CHECK(opts.get_bytes("A", 0) == 10u << 20);
         CHECK(opts.get_bytes("B", 0) == 512u << 10);
         CHECK(opts.get_bytes("C", 0) == 1u << 30);
@@ -235,20 +236,13 @@ TEST_SUITE("registry") {
     }
 
     TEST_CASE("apply_engine reads every engine option through the one mapping") {
-        env_guard env{{"LOG_ENG_QUEUE_MAX_RECORDS", "5000"},
-                      {"LOG_ENG_QUEUE_MAX_BYTES", "8MB"},
-                      {"LOG_ENG_OVERFLOW", "Drop_Oldest"},
-                      {"LOG_ENG_BLOCK_TIMEOUT", "1s"},
-                      {"LOG_ENG_BATCH_MAX_RECORDS", "250"},
-                      {"LOG_ENG_BATCH_MAX_BYTES", "256k"},
-                      {"LOG_ENG_BATCH_MAX_DELAY", "2s"},
-                      {"LOG_ENG_RETRY_INITIAL", "50ms"},
-                      {"LOG_ENG_RETRY_MAX_DELAY", "10s"},
-                      {"LOG_ENG_RETRY_MAX_ATTEMPTS", "7"},
-                      {"LOG_ENG_RETRY_MAX_ELAPSED", "1m"},
-                      {"LOG_ENG_FLUSH_TIMEOUT", "3s"},
-                      {"LOG_ENG_SHUTDOWN_TIMEOUT", "4s"},
-                      {"LOG_ENG_FALLBACK", "null"}};
+        env_guard env{{"LOG_ENG_QUEUE_MAX_RECORDS", "5000"}, {"LOG_ENG_QUEUE_MAX_BYTES", "8MB"},
+                      {"LOG_ENG_OVERFLOW", "Drop_Oldest"},   {"LOG_ENG_BLOCK_TIMEOUT", "1s"},
+                      {"LOG_ENG_BATCH_MAX_RECORDS", "250"},  {"LOG_ENG_BATCH_MAX_BYTES", "256k"},
+                      {"LOG_ENG_BATCH_MAX_DELAY", "2s"},     {"LOG_ENG_RETRY_INITIAL", "50ms"},
+                      {"LOG_ENG_RETRY_MAX_DELAY", "10s"},    {"LOG_ENG_RETRY_MAX_ATTEMPTS", "7"},
+                      {"LOG_ENG_RETRY_MAX_ELAPSED", "1m"},   {"LOG_ENG_FLUSH_TIMEOUT", "3s"},
+                      {"LOG_ENG_SHUTDOWN_TIMEOUT", "4s"},    {"LOG_ENG_FALLBACK", "null"}};
         spdlog_ext::engine_config cfg;
         spdlog_ext::env_options("eng").apply_engine(cfg);
         CHECK(cfg.name == "eng");

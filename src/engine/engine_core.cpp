@@ -5,8 +5,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <unordered_set>
 
@@ -35,8 +35,8 @@ thread_local int tls_fallback_depth = 0;
 spdlog::sink_ptr default_fallback_sink() {
     static const spdlog::sink_ptr sink = [] {
         auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        s->set_formatter(make_pattern_formatter(
-            "[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
+        s->set_formatter(
+            make_pattern_formatter("[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
         return s;
     }();
     return sink;
@@ -163,10 +163,10 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
     append_locked(msg, std::move(fields), info.thread_name, bytes);
     // Wake the worker only when it must act: the first record starts the max_delay clock, and
     // a full batch is due at once. Other records wait for it without a syscall.
-    const bool wake = worker_waiting_ &&
-                      (inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
-                       (inbox_bytes_ >= cfg_.batch_max_bytes &&
-                        inbox_bytes_ - bytes < cfg_.batch_max_bytes));
+    const bool wake =
+        worker_waiting_ &&
+        (inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
+         (inbox_bytes_ >= cfg_.batch_max_bytes && inbox_bytes_ - bytes < cfg_.batch_max_bytes));
     lock.unlock();
     if (wake) {
         work_cv_.notify_one();
@@ -225,8 +225,8 @@ void engine_core::append_locked(const spdlog::details::log_msg& msg,
     std::string_view function;
     if (!msg.source.empty()) {
         file = std::string_view(msg.source.filename).substr(0, max_name);
-        function = std::string_view(msg.source.funcname ? msg.source.funcname : "")
-                       .substr(0, max_name);
+        function =
+            std::string_view(msg.source.funcname ? msg.source.funcname : "").substr(0, max_name);
         e.source_line = msg.source.line;
     }
     e.logger_len = static_cast<std::uint16_t>(logger.size());
@@ -234,8 +234,8 @@ void engine_core::append_locked(const spdlog::details::log_msg& msg,
     e.thread_name_len = static_cast<std::uint16_t>(tname.size());
     e.file_len = static_cast<std::uint16_t>(file.size());
     e.function_len = static_cast<std::uint16_t>(function.size());
-    const std::size_t text = std::size_t(e.logger_len) + e.message_len + e.thread_name_len +
-                             e.file_len + e.function_len;
+    const std::size_t text =
+        std::size_t(e.logger_len) + e.message_len + e.thread_name_len + e.file_len + e.function_len;
     e.offset = static_cast<std::uint32_t>(c.arena.size);
     char* out = c.arena.append(text);
     auto put = [&out](const char* p, std::size_t n) {
@@ -314,9 +314,9 @@ bool engine_core::flush_for(std::chrono::milliseconds timeout) {
     }
     flush_ticket_ = std::max(flush_ticket_, ticket);
     work_cv_.notify_one();
-    return done_cv_.wait_for(lock, timeout,
-                             [&] { return done_seq_ >= ticket || worker_exited_; }) &&
-           done_seq_ >= ticket;
+    return done_cv_.wait_for(lock, timeout, [&] {
+        return done_seq_ >= ticket || worker_exited_;
+    }) && done_seq_ >= ticket;
 }
 
 bool engine_core::shutdown(std::chrono::milliseconds timeout) {
@@ -407,6 +407,9 @@ void engine_core::run() {
     try {
         while (next_batch(b)) {
             process(b);
+            if (steady::now() - last_housekeeping_ >= idle_interval) {
+                housekeeping();
+            }
         }
     } catch (const std::exception& e) {
         note_error(std::string("engine worker stopped: ") + e.what());
@@ -451,25 +454,19 @@ bool engine_core::next_batch(batch& out) {
                 return false;
             }
             worker_waiting_ = true;
-            const bool woke = work_cv_.wait_for(lock, idle_interval, [&] {
-                return inbox_records_ > 0 || stop_requested_;
-            });
+            const bool woke = work_cv_.wait_for(
+                lock, idle_interval, [&] { return inbox_records_ > 0 || stop_requested_; });
             worker_waiting_ = false;
             if (!woke) {
                 lock.unlock();
-                report_drops();
-                try {
-                    backend_->on_idle();
-                } catch (const std::exception& e) {
-                    note_error(std::string("housekeeping failed: ") + e.what());
-                }
+                housekeeping();
                 lock.lock();
             }
             continue;
         }
         const auto now = steady::now();
-        const auto oldest = !staging_.empty() ? staging_.front().first_time
-                                              : inbox_.front().first_time;
+        const auto oldest =
+            !staging_.empty() ? staging_.front().first_time : inbox_.front().first_time;
         const bool due = available >= cfg_.batch_max_records ||
                          staging_bytes_ + inbox_bytes_ >= cfg_.batch_max_bytes ||
                          flush_ticket_ > done_seq_ || stop_requested_ ||
@@ -590,6 +587,7 @@ void engine_core::render_messages(batch& b) {
 void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
     const std::size_t n = end - begin;
     const auto started = steady::now();
+    const std::uint64_t range_id = next_range_id_++;
     std::size_t attempts = 0;
     for (;;) {
         if (disabled_.load(std::memory_order_relaxed)) {
@@ -616,7 +614,8 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
 
         batch_result result;
         try {
-            result = backend_->write(record_span(&b.records[begin], n));
+            result = backend_->write(record_span(&b.records[begin], n),
+                                     spdlog_ext::write_context{range_id, attempts});
         } catch (const std::exception& e) {
             result = batch_result::retry(std::string("backend error: ") + e.what());
         } catch (...) {
@@ -634,8 +633,7 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                     std::unordered_set<std::size_t> seen;
                     for (auto& r : result.rejected) {
                         if (r.index < n && seen.insert(r.index).second) {
-                            to_fallback(&b.records[begin + r.index], 1,
-                                        mask(std::move(r.reason)));
+                            to_fallback(&b.records[begin + r.index], 1, mask(std::move(r.reason)));
                             ++refused;
                         }
                     }
@@ -668,8 +666,8 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                     unknown_outcome_pending_ = false;
                     return;
                 }
-                const auto delay = result.retry_after ? *result.retry_after
-                                                      : backoff_.delay(attempts - 1);
+                const auto delay =
+                    result.retry_after ? *result.retry_after : backoff_.delay(attempts - 1);
                 retries_.fetch_add(1, std::memory_order_relaxed);
                 // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
                 // retries); shutdown() notifies work_cv_ so the limit is recomputed.
@@ -687,10 +685,10 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
             case outcome::split:
             case outcome::isolate:
                 if (n == 1) {
-                    to_fallback(&b.records[begin], 1,
-                                (result.kind == outcome::split ? "too large to send: "
-                                                               : "refused: ") +
-                                    result.reason);
+                    to_fallback(
+                        &b.records[begin], 1,
+                        (result.kind == outcome::split ? "too large to send: " : "refused: ") +
+                            result.reason);
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
@@ -742,16 +740,25 @@ void engine_core::to_fallback(record* first, std::size_t count, const std::strin
     fallback_count_.fetch_add(count, std::memory_order_relaxed);
 }
 
+void engine_core::housekeeping() {
+    last_housekeeping_ = steady::now();
+    report_drops();
+    try {
+        backend_->housekeeping();
+    } catch (const std::exception& e) {
+        note_error(std::string("housekeeping failed: ") + e.what());
+    }
+}
+
 void engine_core::report_drops() {
     const auto n = dropped_unreported_.exchange(0, std::memory_order_relaxed);
     if (n == 0) {
         return;
     }
     // A summary, so that drops are never silent; not a record of its own in the counters.
-    const std::string text = std::to_string(n) + " record(s) dropped: queue full (policy " +
-                             (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest"
-                                                                            : "drop_newest") +
-                             ")";
+    const std::string text =
+        std::to_string(n) + " record(s) dropped: queue full (policy " +
+        (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest" : "drop_newest") + ")";
     spdlog::details::log_msg msg(cfg_.name, spdlog::level::warn, text);
     ++tls_fallback_depth;
     try {

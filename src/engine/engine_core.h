@@ -28,7 +28,7 @@ namespace spdlog_ext::detail {
 using steady = std::chrono::steady_clock;
 
 class engine_core : public std::enable_shared_from_this<engine_core> {
-public:
+  public:
     engine_core(std::unique_ptr<backend> backend, engine_config config);
     ~engine_core();
 
@@ -40,7 +40,7 @@ public:
     sink_stats stats() const;
     const engine_config& config() const noexcept { return cfg_; }
 
-private:
+  private:
     // A queued record in compact form: its strings live in the chunk's arena, so the logging
     // call copies bytes without allocating; the worker builds the `record` later.
     struct entry {  // 56 bytes: one cache line per record crosses to the worker
@@ -69,7 +69,7 @@ private:
         byte_arena arena;
         std::uint64_t first_seq = 0;  // items[i] has sequence number first_seq + i
         std::size_t head = 0;         // items before head were taken or dropped
-        std::size_t bytes = 0;  // of the items from head on
+        std::size_t bytes = 0;        // of the items from head on
         steady::time_point first_time;
         std::size_t live() const noexcept { return items.size() - head; }
     };
@@ -84,9 +84,8 @@ private:
 
     // Logging-call side.
     void fallback_now(record rec, const std::string& reason);
-    void append_locked(const spdlog::details::log_msg& msg,
-                       std::unique_ptr<nlohmann::json> fields, const std::string* thread_name,
-                       std::size_t bytes);
+    void append_locked(const spdlog::details::log_msg& msg, std::unique_ptr<nlohmann::json> fields,
+                       const std::string* thread_name, std::size_t bytes);
     void recycle_locked(chunk&& spent);
     bool drop_oldest_locked();
 
@@ -100,6 +99,7 @@ private:
     void render_messages(batch& b);
     void to_fallback(record* first, std::size_t count, const std::string& reason);
     void report_drops();
+    void housekeeping();
     bool deadline_passed_locked(steady::time_point now) const;
 
     void note_error(const std::string& message);
@@ -145,6 +145,8 @@ private:
     std::unique_ptr<spdlog::formatter> worker_formatter_;
     std::uint64_t worker_formatter_version_ = 0;
     bool unknown_outcome_pending_ = false;
+    std::uint64_t next_range_id_ = 0;
+    steady::time_point last_housekeeping_{};
 
     // The formatter set through the sink (set_pattern / set_formatter).
     std::mutex formatter_mu_;

@@ -10,7 +10,9 @@ engine_sink::engine_sink(std::unique_ptr<backend> backend, engine_config config)
     core_->start();
 }
 
-engine_sink::~engine_sink() { core_->shutdown(core_->config().shutdown_timeout); }
+engine_sink::~engine_sink() {
+    core_->shutdown(core_->config().shutdown_timeout);
+}
 
 void engine_sink::log(const spdlog::details::log_msg& msg) {
     try {
@@ -21,9 +23,13 @@ void engine_sink::log(const spdlog::details::log_msg& msg) {
     }
 }
 
-void engine_sink::flush() { core_->flush_for(core_->config().flush_timeout); }
+void engine_sink::flush() {
+    core_->flush_for(core_->config().flush_timeout);
+}
 
-bool engine_sink::flush_for(std::chrono::milliseconds timeout) { return core_->flush_for(timeout); }
+bool engine_sink::flush_for(std::chrono::milliseconds timeout) {
+    return core_->flush_for(timeout);
+}
 
 void engine_sink::set_pattern(const std::string& pattern) {
     core_->set_formatter(make_pattern_formatter(pattern));
@@ -33,10 +39,16 @@ void engine_sink::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
     core_->set_formatter(std::move(formatter));
 }
 
-bool engine_sink::shutdown(std::chrono::milliseconds timeout) { return core_->shutdown(timeout); }
+bool engine_sink::shutdown(std::chrono::milliseconds timeout) {
+    return core_->shutdown(timeout);
+}
 
-sink_stats engine_sink::stats() const { return core_->stats(); }
+sink_stats engine_sink::stats() const {
+    return core_->stats();
+}
 
-const engine_config& engine_sink::config() const noexcept { return core_->config(); }
+const engine_config& engine_sink::config() const noexcept {
+    return core_->config();
+}
 
 }  // namespace spdlog_ext

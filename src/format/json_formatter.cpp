@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/civil_time.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/record.h"
@@ -22,15 +23,7 @@ namespace {
 
 // ---- time -------------------------------------------------------------------------------------
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+using spdlog_ext::detail::days_from_civil;
 
 struct civil_time {
     std::int64_t year;

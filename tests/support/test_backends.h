@@ -28,6 +28,8 @@ struct backend_log {
     std::atomic<int> writes{0};
     std::atomic<int> interrupts{0};
     std::atomic<bool> in_write{false};
+    std::vector<spdlog_ext::write_context> contexts;
+    std::vector<std::size_t> context_sizes;
 
     std::vector<std::string> delivered_copy() {
         std::lock_guard<std::mutex> lock(mu);
@@ -37,17 +39,20 @@ struct backend_log {
 
 // A backend whose answer to each write is decided by `script` (default: deliver all).
 class scripted_backend final : public spdlog_ext::backend {
-public:
+  public:
     using script_fn = std::function<spdlog_ext::batch_result(spdlog_ext::record_span, int call)>;
 
     explicit scripted_backend(std::shared_ptr<backend_log> log, script_fn script = nullptr)
         : log_(std::move(log)), script_(std::move(script)) {}
 
-    spdlog_ext::batch_result write(spdlog_ext::record_span batch) override {
+    spdlog_ext::batch_result write(spdlog_ext::record_span batch,
+                                   const spdlog_ext::write_context& context) override {
         const int call = log_->writes.fetch_add(1);
         log_->in_write = true;
         {
             std::lock_guard<std::mutex> lock(log_->mu);
+            log_->contexts.push_back(context);
+            log_->context_sizes.push_back(batch.size());
             log_->batch_sizes.push_back(batch.size());
             log_->write_times.push_back(std::chrono::steady_clock::now());
         }
@@ -78,7 +83,7 @@ public:
 
     std::function<void()> on_interrupt;
 
-private:
+  private:
     std::shared_ptr<backend_log> log_;
     script_fn script_;
 };
@@ -111,7 +116,7 @@ struct captured {
 
 template <typename Mutex>
 class capture_sink final : public spdlog::sinks::base_sink<Mutex> {
-public:
+  public:
     std::vector<captured> records() {
         std::lock_guard<Mutex> lock(this->mutex_);
         return records_;
@@ -120,9 +125,10 @@ public:
         std::lock_guard<Mutex> lock(this->mutex_);
         return records_.size();
     }
-    std::function<void(const spdlog::details::log_msg&)> on_log;  // runs outside the lock? no: inside
+    std::function<void(const spdlog::details::log_msg&)>
+        on_log;  // runs outside the lock? no: inside
 
-protected:
+  protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         records_.push_back({std::string(msg.payload.data(), msg.payload.size()),
                             std::string(msg.logger_name.data(), msg.logger_name.size()),
@@ -133,7 +139,7 @@ protected:
     }
     void flush_() override {}
 
-private:
+  private:
     std::vector<captured> records_;
 };
 

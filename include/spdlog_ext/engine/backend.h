@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -17,7 +18,7 @@ namespace spdlog_ext {
 
 // A read-only view of consecutive records (std::span is C++20).
 class record_span {
-public:
+  public:
     record_span() = default;
     record_span(const record* data, std::size_t size) noexcept : data_(data), size_(size) {}
 
@@ -30,7 +31,7 @@ public:
         return {data_ + offset, count};
     }
 
-private:
+  private:
     const record* data_ = nullptr;
     std::size_t size_ = 0;
 };
@@ -83,21 +84,29 @@ struct batch_result {
     }
 };
 
+// What the engine tells a backend about a write.
+struct write_context {
+    // The same for every try of the same records (retries), different for every other batch
+    // (including the halves of a split): a backend can record it to make writes exactly-once.
+    std::uint64_t batch_id = 0;
+    std::size_t attempt = 0;  // 0 for the first try
+};
+
 class backend {
-public:
+  public:
     virtual ~backend() = default;
 
     // Sends one batch; called on the engine's worker thread only, never concurrently.
     // Exceptions are caught by the engine and treated as a retry with the exception's text.
-    virtual batch_result write(record_span batch) = 0;
+    virtual batch_result write(record_span batch, const write_context& context) = 0;
 
     // Called from another thread when a shutdown deadline passes while write() is running:
     // make it return soon (abort the transfer, cancel the query).
     virtual void interrupt() noexcept {}
 
     // Housekeeping off the logging path (e.g. retention), called on the worker about once a
-    // second while it has nothing to send.
-    virtual void on_idle() {}
+    // second, between batches (also when the sink is busy). Exceptions are reported as errors.
+    virtual void housekeeping() {}
 
     // Backend-specific stats merged into sink_stats::backend (e.g. {"connected": true}).
     virtual nlohmann::json extra_stats() const { return nlohmann::json::object(); }
