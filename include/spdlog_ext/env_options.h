@@ -26,7 +26,7 @@ namespace spdlog_ext {
 std::optional<std::string> getenv_value(const std::string& name);
 
 class env_options {
-public:
+  public:
     explicit env_options(std::string backend);
 
     const std::string& backend() const noexcept { return backend_; }
@@ -35,7 +35,8 @@ public:
     std::optional<std::string> raw(std::string_view option) const;
 
     std::string get_string(std::string_view option, std::string fallback_value) const;
-    bool get_bool(std::string_view option, bool fallback_value) const;  // 1/0 true/false on/off yes/no
+    bool get_bool(std::string_view option,
+                  bool fallback_value) const;  // 1/0 true/false on/off yes/no
     std::size_t get_size(std::string_view option, std::size_t fallback_value) const;
     // Sizes with an optional unit: 512, 64k, 10MB, 1GiB (k/M/G are powers of 1024).
     std::size_t get_bytes(std::string_view option, std::size_t fallback_value) const;
@@ -57,7 +58,7 @@ public:
 
     [[noreturn]] void fail(std::string_view option, const std::string& problem) const;
 
-private:
+  private:
     std::string backend_;
     std::string prefix_;
     mutable std::set<std::string> looked_up_;

@@ -29,14 +29,14 @@ inline constexpr const char* exception_field = "exception";
 // Pushes fields onto this thread's stack for its lifetime. Not copyable or movable: it must be
 // destroyed on the thread that created it, in reverse order of creation (like a lock_guard).
 class scoped_fields {
-public:
+  public:
     scoped_fields(std::initializer_list<field> fields);
     explicit scoped_fields(field_list fields);
     ~scoped_fields();
     scoped_fields(const scoped_fields&) = delete;
     scoped_fields& operator=(const scoped_fields&) = delete;
 
-private:
+  private:
     std::size_t count_;
 };
 
@@ -68,9 +68,8 @@ void log(const std::shared_ptr<spdlog::logger>& logger, spdlog::level::level_enu
 
 // Logs `e` (with its nested exceptions) in the record's exception field.
 template <typename... Args>
-void log_exception(spdlog::logger& logger, spdlog::level::level_enum level,
-                   const std::exception& e, spdlog::format_string_t<Args...> fmt,
-                   Args&&... args) {
+void log_exception(spdlog::logger& logger, spdlog::level::level_enum level, const std::exception& e,
+                   spdlog::format_string_t<Args...> fmt, Args&&... args) {
     if (!logger.should_log(level)) {
         return;
     }
@@ -80,8 +79,7 @@ void log_exception(spdlog::logger& logger, spdlog::level::level_enum level,
 
 template <typename... Args>
 void log_exception(const std::shared_ptr<spdlog::logger>& logger, spdlog::level::level_enum level,
-                   const std::exception& e, spdlog::format_string_t<Args...> fmt,
-                   Args&&... args) {
+                   const std::exception& e, spdlog::format_string_t<Args...> fmt, Args&&... args) {
     log_exception(*logger, level, e, fmt, std::forward<Args>(args)...);
 }
 

@@ -16,7 +16,7 @@ namespace spdlog_ext {
 inline constexpr char fields_flag_char = '*';
 
 class fields_flag final : public spdlog::custom_flag_formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, const std::tm& tm_time,
                 spdlog::memory_buf_t& dest) override;
     std::unique_ptr<spdlog::custom_flag_formatter> clone() const override;

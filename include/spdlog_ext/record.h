@@ -57,13 +57,13 @@ nlohmann::json fields_of(const spdlog::details::log_msg& msg);
 // While alive, fields_of() on this thread answers with `r`'s fields: used when an engine
 // worker formats a stored record, or hands it to a fallback sink.
 class record_scope {
-public:
+  public:
     explicit record_scope(const record& r) noexcept;
     ~record_scope();
     record_scope(const record_scope&) = delete;
     record_scope& operator=(const record_scope&) = delete;
 
-private:
+  private:
     const record* previous_;
 };
 

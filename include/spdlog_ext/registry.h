@@ -1,7 +1,8 @@
 // Builds sinks from the LOG_BACKENDS environment variable:
 //
 //   LOG_BACKENDS=console,file,postgres ./app
-//   auto log = spdlog_ext::make_logger("app");   // sinks from LOG_BACKENDS, levels from SPDLOG_LEVEL
+//   auto log = spdlog_ext::make_logger("app");   // sinks from LOG_BACKENDS, levels from
+//   SPDLOG_LEVEL
 //   ...
 //   spdlog_ext::shutdown(std::chrono::seconds(5));   // drain every sink before exit
 //

@@ -131,7 +131,9 @@ const std::string& host_name() {
     return name;
 }
 
-const std::string& current_thread_name() { return detail::thread_name(detail::context()); }
+const std::string& current_thread_name() {
+    return detail::thread_name(detail::context());
+}
 
 void set_thread_name(const std::string& name) {
 #if defined(__linux__)
@@ -171,11 +173,12 @@ nlohmann::json fields_of(const spdlog::details::log_msg& msg) {
     return out;
 }
 
-record_scope::record_scope(const record& r) noexcept
-    : previous_(detail::context().current_record) {
+record_scope::record_scope(const record& r) noexcept : previous_(detail::context().current_record) {
     detail::context().current_record = &r;
 }
 
-record_scope::~record_scope() { detail::context().current_record = previous_; }
+record_scope::~record_scope() {
+    detail::context().current_record = previous_;
+}
 
 }  // namespace spdlog_ext

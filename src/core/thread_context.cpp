@@ -43,7 +43,9 @@ std::string read_os_thread_name() {
 }
 }  // namespace
 
-thread_context& context() noexcept { return tls_context; }
+thread_context& context() noexcept {
+    return tls_context;
+}
 
 field_list& field_stack() {
     if (tls_context.fields == nullptr) {
@@ -73,8 +75,8 @@ capture_info capture_context(const spdlog::details::log_msg& msg) noexcept {
             info.thread_name = &thread_name(c);
         } catch (...) {  // out of memory: go without the name
         }
-        info.may_have_fields = c.current_record != nullptr ||
-                               (c.fields != nullptr && !c.fields->empty());
+        info.may_have_fields =
+            c.current_record != nullptr || (c.fields != nullptr && !c.fields->empty());
 #ifdef SPDLOG_EXT_HAS_MDC
         info.may_have_fields = info.may_have_fields || !spdlog::mdc::get_context().empty();
 #endif

@@ -20,14 +20,14 @@ struct thread_context {
 };
 
 thread_context& context() noexcept;
-field_list& field_stack();                         // allocates on first use
+field_list& field_stack();                          // allocates on first use
 const std::string& thread_name(thread_context& c);  // reads the OS name on first use
 
 // What the logging call needs to know about the calling thread, in one call.
 struct capture_info {
-    bool same_thread = false;                 // the message was made on this thread
+    bool same_thread = false;                  // the message was made on this thread
     const std::string* thread_name = nullptr;  // set when same_thread
-    bool may_have_fields = false;             // false: fields_of(msg) would be null
+    bool may_have_fields = false;              // false: fields_of(msg) would be null
 };
 capture_info capture_context(const spdlog::details::log_msg& msg) noexcept;
 

@@ -167,8 +167,8 @@ std::size_t env_options::get_bytes(std::string_view option, std::size_t fallback
     return static_cast<std::size_t>(n * scale);
 }
 
-std::chrono::milliseconds env_options::get_duration(std::string_view option,
-                                                    std::chrono::milliseconds fallback_value) const {
+std::chrono::milliseconds env_options::get_duration(
+    std::string_view option, std::chrono::milliseconds fallback_value) const {
     auto value = raw(option);
     if (!value) {
         return fallback_value;

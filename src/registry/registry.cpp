@@ -17,6 +17,10 @@
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 
+#ifdef SPDLOG_EXT_WITH_POSTGRES
+#include "sinks/postgres/postgres_backend.h"
+#endif
+
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
 
 namespace spdlog_ext {
@@ -76,6 +80,11 @@ struct registry_state {
         factories["stderr"] = make_stderr;
         factories["file"] = make_file;
         factories["null"] = make_null;
+#ifdef SPDLOG_EXT_WITH_POSTGRES
+        factories["postgres"] = [](const env_options& env) -> spdlog::sink_ptr {
+            return std::make_shared<postgres_batch_sink>(detail::postgres_config_from(env));
+        };
+#endif
     }
 };
 
@@ -225,9 +234,9 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
     }
     std::lock_guard<std::mutex> lock(state().mu);
     auto& built = state().built;
-    built.erase(std::remove_if(built.begin(), built.end(),
-                               [](const auto& w) { return w.expired(); }),
-                built.end());
+    built.erase(
+        std::remove_if(built.begin(), built.end(), [](const auto& w) { return w.expired(); }),
+        built.end());
     built.insert(built.end(), sinks.begin(), sinks.end());
     return sinks;
 }
@@ -260,8 +269,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
         spdlog::cfg::load_env_levels();
         s.levels_loaded = true;
     }
-    auto logger = std::make_shared<spdlog::logger>(name, s.shared_sinks.begin(),
-                                                   s.shared_sinks.end());
+    auto logger =
+        std::make_shared<spdlog::logger>(name, s.shared_sinks.begin(), s.shared_sinks.end());
     // spdlog's initialize_logger() would apply SPDLOG_LEVEL but also replace every sink's
     // formatter with the global pattern; ask it for the level with a sink-less probe instead.
     {

@@ -23,7 +23,7 @@ class engine_core;
 }
 
 class engine_sink : public spdlog::sinks::sink {
-public:
+  public:
     engine_sink(std::unique_ptr<backend> backend, engine_config config);
     ~engine_sink() override;  // shutdown(config.shutdown_timeout)
 
@@ -50,7 +50,7 @@ public:
     sink_stats stats() const;
     const engine_config& config() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::engine_core> core_;
 };
 

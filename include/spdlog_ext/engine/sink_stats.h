@@ -12,15 +12,15 @@ namespace spdlog_ext {
 
 struct sink_stats {
     std::string name;
-    std::uint64_t enqueued = 0;        // records the sink accepted from loggers
-    std::uint64_t delivered = 0;       // records the backend confirmed
-    std::uint64_t fallback = 0;        // records handed to the fallback sink
-    std::uint64_t dropped = 0;         // records dropped by a drop_* overflow policy
-    std::uint64_t queue_depth = 0;     // records queued or in flight
-    std::uint64_t queue_bytes = 0;     // their approximate size
-    std::uint64_t batches = 0;         // batches delivered (wholly or partly)
-    std::uint64_t failed_batches = 0;  // batches (or parts) that ended in the fallback
-    std::uint64_t retries = 0;         // writes repeated after a retryable failure
+    std::uint64_t enqueued = 0;             // records the sink accepted from loggers
+    std::uint64_t delivered = 0;            // records the backend confirmed
+    std::uint64_t fallback = 0;             // records handed to the fallback sink
+    std::uint64_t dropped = 0;              // records dropped by a drop_* overflow policy
+    std::uint64_t queue_depth = 0;          // records queued or in flight
+    std::uint64_t queue_bytes = 0;          // their approximate size
+    std::uint64_t batches = 0;              // batches delivered (wholly or partly)
+    std::uint64_t failed_batches = 0;       // batches (or parts) that ended in the fallback
+    std::uint64_t retries = 0;              // writes repeated after a retryable failure
     std::uint64_t possible_duplicates = 0;  // records resent after an unknown outcome
     bool disabled = false;                  // the backend asked to stop (bad credentials...)
     std::string last_error;                 // secrets masked

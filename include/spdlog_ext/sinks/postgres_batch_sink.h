@@ -1,0 +1,70 @@
+// postgres_batch_sink: batched, exactly-once logging into a PostgreSQL table with COPY.
+//
+//   spdlog_ext::postgres_config cfg;              // every field has a sensible default
+//   cfg.conninfo = "postgresql://app@db/app";     // libpq string or URI
+//   cfg.table_prefix = "myapp";                   // table "myapp_logs"; no prefix → "logs"
+//   auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
+//   auto log = spdlog_ext::postgres_logger_mt("app", cfg);   // or a logger at once
+//
+// The table is created when missing (columns of the usual Python/PostgreSQL log handlers). Each
+// batch is one transaction: COPY of its rows plus its batch id in <table>_batches, so a batch
+// whose COMMIT outcome was lost with the connection is checked, not written twice. The sink
+// never connects on the logging path: the engine's worker does, with backoff.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "spdlog_ext/engine/engine_sink.h"
+
+namespace spdlog_ext {
+
+// The indexes created with the table; see the README for their measured ingest cost.
+enum class postgres_indexes {
+    none,      // primary key only: fastest ingest
+    minimal,   // BRIN(timestamp) + (level, timestamp): recent logs, by level
+    standard,  // minimal + (logger_name, timestamp) + (hostname, timestamp)
+    full,      // standard + GIN(extra_data jsonb_path_ops): structured-field lookups
+};
+
+struct postgres_config {
+    // libpq connection string or URI. Empty: LOG_POSTGRES_URL, else DATABASE_URL, else libpq's
+    // own PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, ...).
+    std::string conninfo;
+    std::string schema;        // empty: the connection's search_path (usually public)
+    std::string table_prefix;  // "myapp" → myapp_logs; empty → logs
+    bool create_table = true;  // false: the table must exist (checked on first connect)
+    postgres_indexes indexes = postgres_indexes::minimal;
+    int retention_days = 0;  // > 0: rows older than this are deleted, in small chunks
+    std::chrono::milliseconds retention_interval = std::chrono::minutes(10);
+    std::size_t retention_chunk_rows = 5000;  // rows per DELETE (bounds lock time)
+    std::chrono::seconds connect_timeout = std::chrono::seconds(10);
+    engine_config engine;  // queue, batching, retry, fallback (name defaults to "postgres")
+
+    // The (unquoted) table name: "<prefix>_logs" or "logs".
+    std::string table_name() const;
+    // Reads LOG_POSTGRES_* (and the engine options) from the environment; throws config_error.
+    static postgres_config from_env();
+};
+
+class postgres_batch_sink final : public engine_sink {
+public:
+    // Throws config_error for settings that can never work (a name over 63 bytes, ...). Does not
+    // connect: a database that is down at start-up is retried by the worker.
+    explicit postgres_batch_sink(postgres_config config);
+};
+
+// Engine sinks are thread-safe either way (they hand records to a worker thread).
+using postgres_batch_sink_mt = postgres_batch_sink;
+using postgres_batch_sink_st = postgres_batch_sink;
+
+std::shared_ptr<spdlog::logger> postgres_logger_mt(const std::string& logger_name,
+                                                   postgres_config config = {});
+std::shared_ptr<spdlog::logger> postgres_logger_st(const std::string& logger_name,
+                                                   postgres_config config = {});
+
+}  // namespace spdlog_ext

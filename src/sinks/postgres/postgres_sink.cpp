@@ -1,0 +1,177 @@
+#include "spdlog_ext/sinks/postgres_batch_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include "sinks/postgres/postgres_backend.h"
+
+namespace spdlog_ext {
+
+namespace {
+constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
+
+bool is_uri(const std::string& conninfo) {
+    return conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+}
+
+// The password of a URI (user:password@host) or keyword string (password=...), to mask it.
+std::string password_of(const std::string& conninfo) {
+    if (is_uri(conninfo)) {
+        const auto start = conninfo.find("://") + 3;
+        const auto at = conninfo.find('@', start);
+        const auto colon = conninfo.find(':', start);
+        if (at != std::string::npos && colon != std::string::npos && colon < at) {
+            return conninfo.substr(colon + 1, at - colon - 1);
+        }
+        const auto key = conninfo.find("password=");
+        if (key != std::string::npos) {
+            const auto end = conninfo.find('&', key);
+            return conninfo.substr(key + 9, end == std::string::npos ? end : end - key - 9);
+        }
+        return {};
+    }
+    const auto key = conninfo.find("password");
+    if (key == std::string::npos) {
+        return {};
+    }
+    auto pos = conninfo.find('=', key);
+    if (pos == std::string::npos) {
+        return {};
+    }
+    ++pos;
+    while (pos < conninfo.size() && conninfo[pos] == ' ') {
+        ++pos;
+    }
+    if (pos < conninfo.size() && conninfo[pos] == '\'') {
+        const auto end = conninfo.find('\'', pos + 1);
+        return conninfo.substr(pos + 1, end == std::string::npos ? end : end - pos - 1);
+    }
+    const auto end = conninfo.find(' ', pos);
+    return conninfo.substr(pos, end == std::string::npos ? end : end - pos);
+}
+}  // namespace
+
+std::string postgres_config::table_name() const {
+    return table_prefix.empty() ? std::string("logs") : table_prefix + "_logs";
+}
+
+postgres_config postgres_config::from_env() {
+    return detail::postgres_config_from(env_options("postgres"));
+}
+
+namespace detail {
+
+std::string resolve_conninfo(const postgres_config& cfg) {
+    std::string conninfo = cfg.conninfo;
+    if (conninfo.empty()) {
+        if (auto url = getenv_value("LOG_POSTGRES_URL"); url && !url->empty()) {
+            conninfo = *url;
+        } else if (auto db = getenv_value("DATABASE_URL"); db && !db->empty()) {
+            conninfo = *db;
+        }  // else: libpq reads PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, ... itself
+    }
+    if (conninfo.find("connect_timeout") == std::string::npos) {
+        const std::string timeout = "connect_timeout=" + std::to_string(cfg.connect_timeout.count());
+        if (is_uri(conninfo)) {
+            conninfo += (conninfo.find('?') == std::string::npos ? "?" : "&") + timeout;
+        } else {
+            conninfo += (conninfo.empty() ? "" : " ") + timeout;
+        }
+    }
+    return conninfo;
+}
+
+void validate_postgres_config(const postgres_config& cfg) {
+    const std::string table = cfg.table_name();
+    if (table.size() > max_identifier) {
+        throw config_error("LOG_POSTGRES_TABLE_PREFIX",
+                           "LOG_POSTGRES_TABLE_PREFIX (table_prefix): the table name is " +
+                               std::to_string(table.size()) +
+                               " bytes, over PostgreSQL's 63-byte limit: use a shorter prefix");
+    }
+    if (cfg.schema.size() > max_identifier) {
+        throw config_error("LOG_POSTGRES_SCHEMA",
+                           "LOG_POSTGRES_SCHEMA (schema): the name is " +
+                               std::to_string(cfg.schema.size()) +
+                               " bytes, over PostgreSQL's 63-byte limit");
+    }
+    if (cfg.table_prefix.find('\0') != std::string::npos ||
+        cfg.schema.find('\0') != std::string::npos) {
+        throw config_error("LOG_POSTGRES_TABLE_PREFIX",
+                           "LOG_POSTGRES_TABLE_PREFIX / LOG_POSTGRES_SCHEMA: names cannot hold NUL");
+    }
+    if (cfg.retention_days < 0) {
+        throw config_error("LOG_POSTGRES_RETENTION_DAYS",
+                           "LOG_POSTGRES_RETENTION_DAYS (retention_days) cannot be negative");
+    }
+}
+
+postgres_config postgres_config_from(const env_options& env) {
+    postgres_config cfg;
+    cfg.engine.batch_max_records = 5000;  // COPY likes big batches
+    cfg.engine.batch_max_bytes = 8u << 20;
+    cfg.conninfo = env.get_string("URL", "");
+    if (cfg.conninfo.empty()) {
+        cfg.conninfo = getenv_value("DATABASE_URL").value_or("");
+    }
+    cfg.schema = env.get_string("SCHEMA", cfg.schema);
+    cfg.table_prefix = env.get_string("TABLE_PREFIX", cfg.table_prefix);
+    cfg.create_table = env.get_bool("CREATE_TABLE", cfg.create_table);
+    cfg.indexes = env.get_enum<postgres_indexes>("INDEXES", cfg.indexes,
+                                                 {{"none", postgres_indexes::none},
+                                                  {"minimal", postgres_indexes::minimal},
+                                                  {"standard", postgres_indexes::standard},
+                                                  {"full", postgres_indexes::full}});
+    cfg.retention_days = static_cast<int>(env.get_size("RETENTION_DAYS", 0));
+    if (cfg.retention_days < 0 || env.get_size("RETENTION_DAYS", 0) > 100000) {
+        env.fail("RETENTION_DAYS", "must be between 0 and 100000 days");
+    }
+    cfg.retention_interval = env.get_duration("RETENTION_INTERVAL", cfg.retention_interval);
+    cfg.retention_chunk_rows = env.get_size("RETENTION_CHUNK_ROWS", cfg.retention_chunk_rows);
+    if (cfg.retention_chunk_rows == 0) {
+        env.fail("RETENTION_CHUNK_ROWS", "must be at least 1");
+    }
+    cfg.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+        env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout));
+    cfg.engine.name = "postgres";
+    env.apply_engine(cfg.engine);
+    return cfg;
+}
+
+}  // namespace detail
+
+namespace {
+engine_config prepared_engine(const postgres_config& cfg) {
+    detail::validate_postgres_config(cfg);
+    engine_config engine = cfg.engine;
+    if (engine.name.empty()) {
+        engine.name = "postgres";
+    }
+    const std::string conninfo = detail::resolve_conninfo(cfg);
+    for (const std::string& secret :
+         {password_of(conninfo), getenv_value("PGPASSWORD").value_or("")}) {
+        if (!secret.empty()) {
+            engine.secrets.push_back(secret);
+        }
+    }
+    return engine;
+}
+}  // namespace
+
+postgres_batch_sink::postgres_batch_sink(postgres_config config)
+    : engine_sink(detail::make_postgres_backend((detail::validate_postgres_config(config), config)),
+                  prepared_engine(config)) {}
+
+std::shared_ptr<spdlog::logger> postgres_logger_mt(const std::string& logger_name,
+                                                   postgres_config config) {
+    auto sink = std::make_shared<postgres_batch_sink>(std::move(config));
+    auto logger = std::make_shared<spdlog::logger>(logger_name, std::move(sink));
+    spdlog::register_logger(logger);
+    return logger;
+}
+
+std::shared_ptr<spdlog::logger> postgres_logger_st(const std::string& logger_name,
+                                                   postgres_config config) {
+    return postgres_logger_mt(logger_name, std::move(config));
+}
+
+}  // namespace spdlog_ext
