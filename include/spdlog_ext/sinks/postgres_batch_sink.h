@@ -32,6 +32,12 @@ enum class postgres_indexes {
 };
 
 struct postgres_config {
+    postgres_config() {
+        engine.name = "postgres";
+        engine.batch_max_records = 5000;  // COPY likes big batches
+        engine.batch_max_bytes = 8u << 20;
+    }
+
     // libpq connection string or URI. Empty: LOG_POSTGRES_URL, else DATABASE_URL, else libpq's
     // own PG* variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, ...).
     std::string conninfo;

@@ -107,8 +107,6 @@ void validate_postgres_config(const postgres_config& cfg) {
 
 postgres_config postgres_config_from(const env_options& env) {
     postgres_config cfg;
-    cfg.engine.batch_max_records = 5000;  // COPY likes big batches
-    cfg.engine.batch_max_bytes = 8u << 20;
     cfg.conninfo = env.get_string("URL", "");
     if (cfg.conninfo.empty()) {
         cfg.conninfo = getenv_value("DATABASE_URL").value_or("");
@@ -121,10 +119,11 @@ postgres_config postgres_config_from(const env_options& env) {
                                                   {"minimal", postgres_indexes::minimal},
                                                   {"standard", postgres_indexes::standard},
                                                   {"full", postgres_indexes::full}});
-    cfg.retention_days = static_cast<int>(env.get_size("RETENTION_DAYS", 0));
-    if (cfg.retention_days < 0 || env.get_size("RETENTION_DAYS", 0) > 100000) {
+    const std::size_t retention_days = env.get_size("RETENTION_DAYS", 0);
+    if (retention_days > 100000) {
         env.fail("RETENTION_DAYS", "must be between 0 and 100000 days");
     }
+    cfg.retention_days = static_cast<int>(retention_days);
     cfg.retention_interval = env.get_duration("RETENTION_INTERVAL", cfg.retention_interval);
     cfg.retention_chunk_rows = env.get_size("RETENTION_CHUNK_ROWS", cfg.retention_chunk_rows);
     if (cfg.retention_chunk_rows == 0) {
@@ -132,7 +131,6 @@ postgres_config postgres_config_from(const env_options& env) {
     }
     cfg.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
         env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout));
-    cfg.engine.name = "postgres";
     env.apply_engine(cfg.engine);
     return cfg;
 }
