@@ -468,6 +468,7 @@ TEST_SUITE("engine") {
             CHECK(r.fields["fallback_reason"] == "refused: HTTP 400: invalid item");
         }
         check_accounting(sink->stats(), 256);
+        CHECK(sink->stats().last_error.find("HTTP 400: invalid item") != std::string::npos);
     }
 
     TEST_CASE("partial acceptance keeps the good records") {

@@ -631,6 +631,11 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                 std::size_t refused = 0;
                 if (result.kind == outcome::partial) {
                     std::unordered_set<std::size_t> seen;
+                    if (!result.rejected.empty()) {
+                        note_error(std::to_string(result.rejected.size()) +
+                                   " record(s) refused, to the fallback: " +
+                                   mask(result.rejected.front().reason));
+                    }
                     for (auto& r : result.rejected) {
                         if (r.index < n && seen.insert(r.index).second) {
                             to_fallback(&b.records[begin + r.index], 1, mask(std::move(r.reason)));
@@ -685,10 +690,11 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
             case outcome::split:
             case outcome::isolate:
                 if (n == 1) {
-                    to_fallback(
-                        &b.records[begin], 1,
+                    const std::string why =
                         (result.kind == outcome::split ? "too large to send: " : "refused: ") +
-                            result.reason);
+                        result.reason;
+                    note_error("a record went to the fallback: " + why);
+                    to_fallback(&b.records[begin], 1, why);
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
