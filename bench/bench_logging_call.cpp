@@ -58,7 +58,8 @@ double ns_per_tick() {
 // Discards every batch: measures the engine, not a network.
 class discard_backend final : public spdlog_ext::backend {
   public:
-    spdlog_ext::batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
+    spdlog_ext::batch_result write(spdlog_ext::record_span,
+                                   const spdlog_ext::write_context&) override {
         return spdlog_ext::batch_result::delivered();
     }
 };
@@ -66,7 +67,8 @@ class discard_backend final : public spdlog_ext::backend {
 // Holds the first write until released: a backend that is down.
 class stalled_backend final : public spdlog_ext::backend {
   public:
-    spdlog_ext::batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
+    spdlog_ext::batch_result write(spdlog_ext::record_span,
+                                   const spdlog_ext::write_context&) override {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return released_; });
         return spdlog_ext::batch_result::delivered();

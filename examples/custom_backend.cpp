@@ -13,7 +13,8 @@ namespace {
 // Prints each batch as one line: the simplest possible "transport".
 class stdout_batch_backend final : public spdlog_ext::backend {
   public:
-    spdlog_ext::batch_result write(spdlog_ext::record_span batch, const spdlog_ext::write_context&) override {
+    spdlog_ext::batch_result write(spdlog_ext::record_span batch,
+                                   const spdlog_ext::write_context&) override {
         std::printf("batch of %zu:", batch.size());
         for (const auto& r : batch) {
             std::printf(" [%s]", r.message.c_str());

@@ -28,11 +28,12 @@ esac
 
 build_pkgs=(
   g++ cmake ninja-build pkg-config
-  libspdlog-dev libfmt-dev nlohmann-json3-dev libpqxx-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
 )
 test_pkgs=(
   "${build_pkgs[@]}"
-  doctest-dev libcpp-httplib-dev
+  # the tests read the database back through libpqxx
+  doctest-dev libcpp-httplib-dev libpqxx-dev
   postgresql influxdb
   curl ca-certificates openssl
   clang python3

@@ -58,7 +58,7 @@ struct postgres_config {
 };
 
 class postgres_batch_sink final : public engine_sink {
-public:
+  public:
     // Throws config_error for settings that can never work (a name over 63 bytes, ...). Does not
     // connect: a database that is down at start-up is retried by the worker.
     explicit postgres_batch_sink(postgres_config config);

@@ -2,16 +2,17 @@
 
 #include <spdlog/details/os.h>
 
+#include <libpq-fe.h>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <random>
+#include <stdexcept>
 #include <string_view>
-#include <tuple>
 
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
@@ -25,9 +26,9 @@ constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
 
 // Columns written by COPY, in this order; `id` and `created_at` are filled by the server.
 constexpr std::array<const char*, 15> copy_columns = {
-    "timestamp", "level",     "logger_name", "process_id", "thread_id",
+    "timestamp",   "level",    "logger_name", "process_id", "thread_id",
     "thread_name", "hostname", "message",     "exception",  "function_name",
-    "module",    "filename",  "lineno",      "pathname",   "extra_data"};
+    "module",      "filename", "lineno",      "pathname",   "extra_data"};
 
 const char* level_name(spdlog::level::level_enum level) {
     switch (level) {
@@ -105,35 +106,66 @@ std::string first_line(const char* what) {
 
 // A row's fields as COPY wants them: text, or a null pointer for NULL.
 struct row_text {
-    std::string timestamp, logger, thread_name, host, message, exception, function, module,
-        filename, lineno, pathname, extra, pid, tid;
+    std::string timestamp, logger, thread_name, message, exception, function, module, filename,
+        lineno, pathname, extra, tid;
     bool has_thread_name = false, has_exception = false, has_source = false, has_extra = false;
 };
+
+// True when a string or key in `j` holds NUL or invalid UTF-8 (the common answer is no, and
+// then the fields are dumped as they are, without a copy).
+bool json_needs_cleaning(const nlohmann::json& j) {
+    const auto dirty = [](const std::string& s) {
+        return s.find('\0') != std::string::npos || !utf8::is_valid(s);
+    };
+    if (j.is_string()) {
+        return dirty(j.get_ref<const std::string&>());
+    }
+    if (j.is_array()) {
+        for (const auto& v : j) {
+            if (json_needs_cleaning(v)) {
+                return true;
+            }
+        }
+    } else if (j.is_object()) {
+        for (const auto& [key, value] : j.items()) {
+            if (dirty(key) || json_needs_cleaning(value)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
 
 void encode_row(const record& r, row_text& out) {
     out.timestamp = format_rfc3339(r.time, json_time_zone::utc);
     out.logger = clean_text(r.logger_name);
-    out.pid = std::to_string(process_id());
     out.tid = std::to_string(r.thread_id);
     out.has_thread_name = !r.thread_name.empty();
-    out.thread_name = out.has_thread_name ? clean_text(r.thread_name) : std::string();
-    out.host = clean_text(host_name());
-    out.message = clean_text(r.message);
-    nlohmann::json extra;
-    out.has_exception = false;
-    if (r.fields.is_object() && !r.fields.empty()) {
-        extra = r.fields;
-        auto it = extra.find(exception_field);
-        if (it != extra.end()) {
-            out.exception = clean_text(it->is_string() ? it->get<std::string>() : it->dump());
-            out.has_exception = true;
-            extra.erase(it);
-        }
+    if (out.has_thread_name) {
+        out.thread_name = clean_text(r.thread_name);
     }
-    out.has_extra = extra.is_object() && !extra.empty();
-    if (out.has_extra) {
-        sanitize_json(extra);
-        out.extra = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out.message = clean_text(r.message);
+    out.has_exception = false;
+    out.has_extra = false;
+    if (r.fields.is_object() && !r.fields.empty()) {
+        const auto exception = r.fields.find(exception_field);
+        if (exception == r.fields.end() && !json_needs_cleaning(r.fields)) {
+            out.has_extra = true;  // the common case: dump as is
+            out.extra = r.fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        } else {
+            nlohmann::json extra = r.fields;
+            auto it = extra.find(exception_field);
+            if (it != extra.end()) {
+                out.exception = clean_text(it->is_string() ? it->get<std::string>() : it->dump());
+                out.has_exception = true;
+                extra.erase(it);
+            }
+            out.has_extra = !extra.empty();
+            if (out.has_extra) {
+                sanitize_json(extra);
+                out.extra = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            }
+        }
     }
     out.has_source = r.has_source();
     if (out.has_source) {
@@ -160,12 +192,141 @@ bool is_data_error(const std::string& sqlstate) {
     return cls == "22" || cls == "23" || cls == "54";
 }
 
+// ---- libpq, thinly wrapped -------------------------------------------------------------------
+
+struct pg_error : std::runtime_error {
+    pg_error(const std::string& message, std::string state, bool lost)
+        : std::runtime_error(message), sqlstate(std::move(state)), connection_lost(lost) {}
+    std::string sqlstate;
+    bool connection_lost;
+};
+
+struct result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+
+class pg_connection {
+  public:
+    explicit pg_connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+        if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+            const std::string message = conn_ ? PQerrorMessage(conn_) : "out of memory";
+            if (conn_ != nullptr) {
+                PQfinish(conn_);
+                conn_ = nullptr;
+            }
+            throw pg_error("cannot connect to PostgreSQL: " + first_line(message.c_str()), "",
+                           true);
+        }
+    }
+    ~pg_connection() {
+        if (conn_ != nullptr) {
+            PQfinish(conn_);
+        }
+    }
+    pg_connection(const pg_connection&) = delete;
+    pg_connection& operator=(const pg_connection&) = delete;
+
+    bool ok() const noexcept { return PQstatus(conn_) == CONNECTION_OK; }
+
+    // Runs a statement; throws pg_error unless it succeeds. Returns its result.
+    result_ptr exec(const std::string& sql) {
+        result_ptr r(PQexec(conn_, sql.c_str()));
+        check(r.get(), PGRES_COMMAND_OK, PGRES_TUPLES_OK);
+        return r;
+    }
+
+    std::string quote_name(const std::string& name) { return escaped(name, true); }
+    std::string quote(const std::string& value) { return escaped(value, false); }
+
+    // COPY ... FROM STDIN with `data` (COPY text format), sent in large chunks.
+    void copy_in(const std::string& copy_sql, const std::string& data) {
+        result_ptr start(PQexec(conn_, copy_sql.c_str()));
+        check(start.get(), PGRES_COPY_IN, PGRES_COPY_IN);
+        constexpr std::size_t chunk = 1u << 20;
+        for (std::size_t at = 0; at < data.size(); at += chunk) {
+            const auto n = static_cast<int>(std::min(chunk, data.size() - at));
+            if (PQputCopyData(conn_, data.data() + at, n) != 1) {
+                fail(nullptr);
+            }
+        }
+        if (PQputCopyEnd(conn_, nullptr) != 1) {
+            fail(nullptr);
+        }
+        // The COPY's outcome, then nothing more (drain every result libpq has).
+        result_ptr outcome(PQgetResult(conn_));
+        for (result_ptr extra(PQgetResult(conn_)); extra; extra.reset(PQgetResult(conn_))) {
+        }
+        check(outcome.get(), PGRES_COMMAND_OK, PGRES_COMMAND_OK);
+    }
+
+    void cancel() noexcept {
+        if (PGcancel* c = PQgetCancel(conn_)) {
+            char err[256];
+            PQcancel(c, err, sizeof err);
+            PQfreeCancel(c);
+        }
+    }
+
+  private:
+    void check(PGresult* r, ExecStatusType want, ExecStatusType also) {
+        const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (status != want && status != also) {
+            fail(r);
+        }
+    }
+
+    [[noreturn]] void fail(PGresult* r) {
+        const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+        const std::string sqlstate = state ? state : "";
+        const std::string message =
+            r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+        const bool lost = !ok() || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||
+                          sqlstate == "57P02" || sqlstate == "57P03";
+        throw pg_error(first_line(message.c_str()), sqlstate, lost);
+    }
+
+    std::string escaped(const std::string& text, bool identifier) {
+        char* out = identifier ? PQescapeIdentifier(conn_, text.data(), text.size())
+                               : PQescapeLiteral(conn_, text.data(), text.size());
+        if (out == nullptr) {
+            fail(nullptr);
+        }
+        std::string quoted(out);
+        PQfreemem(out);
+        return quoted;
+    }
+
+    PGconn* conn_;
+};
+
+// Appends `text` as one COPY text-format field (backslash escapes for \ \n \r \t).
+void append_copy_field(std::string& out, std::string_view text) {
+    std::size_t plain = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const char* esc = c == '\\'   ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                                      : nullptr;
+        if (esc != nullptr) {
+            out.append(text.data() + plain, i - plain);
+            out.append(esc, 2);
+            plain = i + 1;
+        }
+    }
+    out.append(text.data() + plain, text.size() - plain);
+}
+
 class postgres_backend final : public backend {
-public:
+  public:
     postgres_backend(postgres_config cfg, std::string conninfo)
         : cfg_(std::move(cfg)),
           conninfo_(std::move(conninfo)),
           instance_(random_instance_id()),
+          pid_text_(std::to_string(process_id())),
+          host_text_(clean_text(host_name())),
           display_table_((cfg_.schema.empty() ? "" : cfg_.schema + ".") + cfg_.table_name()) {}
 
     batch_result write(record_span batch, const write_context& ctx) override {
@@ -175,56 +336,45 @@ public:
                                  : batch_result::retry(error);
         }
         const std::string batch_id = instance_ + "-" + std::to_string(ctx.batch_id);
+        bool committing = false;
         try {
+            // A retry first asks whether an earlier try committed (its reply may have been lost).
             if (ctx.attempt > 0 && batch_committed(batch_id)) {
-                return batch_result::delivered();  // an earlier try committed; its reply was lost
+                return batch_result::delivered();
             }
-            pqxx::work tx(*conn_);
-            copy_rows(tx, batch);
-            tx.exec0("INSERT INTO " + batches_ + " (batch_id, row_count) VALUES (" +
-                     tx.quote(batch_id) + ", " + std::to_string(batch.size()) + ")");
-            tx.commit();
+            encode_batch(batch);
+            conn_->exec("BEGIN");
+            conn_->copy_in(copy_sql_, buffer_);
+            conn_->exec("INSERT INTO " + batches_ + " (batch_id, row_count) VALUES (" +
+                        conn_->quote(batch_id) + ", " + std::to_string(batch.size()) + ")");
+            committing = true;
+            conn_->exec("COMMIT");
             return batch_result::delivered();
-        } catch (const pqxx::in_doubt_error& e) {
-            drop_connection();
-            return batch_result::retry(std::string("commit outcome unknown (connection lost): ") +
-                                           first_line(e.what()),
-                                       std::nullopt, true);
-        } catch (const pqxx::broken_connection& e) {
-            drop_connection();
-            return batch_result::retry(std::string("connection lost: ") + first_line(e.what()),
-                                       std::nullopt, true);
-        } catch (const pqxx::sql_error& e) {
-            const std::string state = e.sqlstate();
-            if (is_data_error(state)) {
-                return batch_result::with(batch_result::outcome::isolate,
-                                          "PostgreSQL refused the data (SQLSTATE " + state +
-                                              "): " + first_line(e.what()));
+        } catch (const pg_error& e) {
+            if (e.connection_lost || !conn_->ok()) {
+                drop_connection();
+                const std::string what =
+                    committing ? "commit outcome unknown (connection lost): " : "connection lost: ";
+                return batch_result::retry(what + e.what(), std::nullopt, committing);
             }
-            if (state == "42P01" || state == "42703" || state == "3F000") {
+            rollback();
+            if (is_data_error(e.sqlstate)) {
+                return batch_result::with(
+                    batch_result::outcome::isolate,
+                    "PostgreSQL refused the data (SQLSTATE " + e.sqlstate + "): " + e.what());
+            }
+            if (e.sqlstate == "42P01" || e.sqlstate == "42703" || e.sqlstate == "3F000") {
                 schema_checked_ = false;  // table, column or schema gone: set up again
             }
-            if (conn_ && !conn_->is_open()) {
-                drop_connection();
-            }
-            return batch_result::retry("PostgreSQL error (SQLSTATE " + state +
-                                       "): " + first_line(e.what()));
-        } catch (const std::exception& e) {
-            if (conn_ && !conn_->is_open()) {
-                drop_connection();
-            }
-            return batch_result::retry(std::string("PostgreSQL: ") + first_line(e.what()),
-                                       std::nullopt, true);
+            return batch_result::retry("PostgreSQL error (SQLSTATE " + e.sqlstate +
+                                       "): " + e.what());
         }
     }
 
     void interrupt() noexcept override {
         std::lock_guard<std::mutex> lock(conn_mu_);
-        try {
-            if (conn_) {
-                conn_->cancel_query();
-            }
-        } catch (...) {
+        if (conn_) {
+            conn_->cancel();
         }
     }
 
@@ -240,14 +390,19 @@ public:
         }
         try {
             if (cfg_.retention_days > 0) {
-                retention_deleted_ += delete_in_chunks(
-                    table_, "timestamp < now() - interval '" +
-                                std::to_string(cfg_.retention_days) + " days'");
+                retention_deleted_ +=
+                    delete_in_chunks(table_, "timestamp < now() - interval '" +
+                                                 std::to_string(cfg_.retention_days) + " days'");
             }
             // Batch ids are only needed while a batch may be retried: keep a day of them.
             delete_in_chunks(batches_, "committed_at < now() - interval '1 day'");
-        } catch (const pqxx::broken_connection&) {
-            drop_connection();
+        } catch (const pg_error& e) {
+            if (e.connection_lost || !conn_->ok()) {
+                drop_connection();
+            } else {
+                rollback();
+            }
+            throw std::runtime_error(std::string("retention: ") + e.what());
         }
     }
 
@@ -257,15 +412,15 @@ public:
                               {"retention_deleted", retention_deleted_.load()}};
     }
 
-private:
+  private:
     bool ensure_ready(std::string& error) {
         if (schema_error_) {
             error = schema_message_;
             return false;
         }
         try {
-            if (!conn_ || !conn_->is_open()) {
-                auto fresh = std::make_unique<pqxx::connection>(conninfo_);
+            if (!conn_ || !conn_->ok()) {
+                auto fresh = std::make_unique<pg_connection>(conninfo_);
                 std::lock_guard<std::mutex> lock(conn_mu_);
                 conn_ = std::move(fresh);
                 schema_checked_ = false;
@@ -276,17 +431,15 @@ private:
             }
             connected_ = true;
             return true;
-        } catch (const pqxx::broken_connection& e) {
-            drop_connection();
-            error = std::string("cannot connect to PostgreSQL: ") + first_line(e.what());
-        } catch (const std::exception& e) {
+        } catch (const pg_error& e) {
             if (schema_error_) {
                 error = schema_message_;
+            } else if (e.connection_lost || !conn_ || !conn_->ok()) {
+                drop_connection();
+                error = e.what();
             } else {
-                error = std::string("PostgreSQL set-up failed: ") + first_line(e.what());
-                if (conn_ && !conn_->is_open()) {
-                    drop_connection();
-                }
+                rollback();
+                error = std::string("PostgreSQL set-up failed: ") + e.what();
             }
         }
         return false;
@@ -298,43 +451,58 @@ private:
         connected_ = false;
     }
 
+    void rollback() noexcept {
+        try {
+            if (conn_ && conn_->ok()) {
+                conn_->exec("ROLLBACK");
+            }
+        } catch (...) {  // nothing was open, or the connection just died: either is fine
+        }
+    }
+
     void set_up_schema() {
-        pqxx::connection& c = *conn_;
+        pg_connection& c = *conn_;
         const std::string table = cfg_.table_name();
         const std::string schema_prefix =
             cfg_.schema.empty() ? std::string() : c.quote_name(cfg_.schema) + ".";
         table_ = schema_prefix + c.quote_name(table);
         batches_ = schema_prefix + c.quote_name(derived_name(table, "batches"));
+        copy_sql_ = "COPY " + table_ + " (";
+        for (std::size_t i = 0; i < copy_columns.size(); ++i) {
+            copy_sql_ += (i ? "," : "") + c.quote_name(copy_columns[i]);
+        }
+        copy_sql_ += ") FROM STDIN";
 
-        pqxx::work tx(c);
+        c.exec("BEGIN");
         if (cfg_.create_table) {
             if (!cfg_.schema.empty()) {
-                tx.exec0("CREATE SCHEMA IF NOT EXISTS " + c.quote_name(cfg_.schema));
+                c.exec("CREATE SCHEMA IF NOT EXISTS " + c.quote_name(cfg_.schema));
             }
-            tx.exec0("CREATE TABLE IF NOT EXISTS " + table_ +
-                     " (id BIGSERIAL PRIMARY KEY,"
-                     " timestamp TIMESTAMPTZ NOT NULL,"
-                     " level TEXT NOT NULL CHECK (level IN"
-                     " ('TRACE','DEBUG','INFO','WARNING','ERROR','CRITICAL')),"
-                     " logger_name TEXT NOT NULL,"
-                     " process_id INTEGER, thread_id BIGINT, thread_name TEXT, hostname TEXT,"
-                     " message TEXT NOT NULL, exception TEXT,"
-                     " function_name TEXT, module TEXT, filename TEXT, lineno INTEGER,"
-                     " pathname TEXT, extra_data JSONB,"
-                     " created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-            create_indexes(tx, table);
+            c.exec("CREATE TABLE IF NOT EXISTS " + table_ +
+                   " (id BIGSERIAL PRIMARY KEY,"
+                   " timestamp TIMESTAMPTZ NOT NULL,"
+                   " level TEXT NOT NULL CHECK (level IN"
+                   " ('TRACE','DEBUG','INFO','WARNING','ERROR','CRITICAL')),"
+                   " logger_name TEXT NOT NULL,"
+                   " process_id INTEGER, thread_id BIGINT, thread_name TEXT, hostname TEXT,"
+                   " message TEXT NOT NULL, exception TEXT,"
+                   " function_name TEXT, module TEXT, filename TEXT, lineno INTEGER,"
+                   " pathname TEXT, extra_data JSONB,"
+                   " created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+            create_indexes(table);
         }
-        tx.exec0("CREATE TABLE IF NOT EXISTS " + batches_ +
-                 " (batch_id TEXT PRIMARY KEY, row_count INTEGER NOT NULL,"
-                 " committed_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-        check_columns(tx, table);
-        tx.commit();
+        c.exec("CREATE TABLE IF NOT EXISTS " + batches_ +
+               " (batch_id TEXT PRIMARY KEY, row_count INTEGER NOT NULL,"
+               " committed_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        check_columns(table);
+        c.exec("COMMIT");
     }
 
-    void create_indexes(pqxx::work& tx, const std::string& table) {
+    void create_indexes(const std::string& table) {
         const auto index = [&](const std::string& suffix, const std::string& definition) {
-            tx.exec0("CREATE INDEX IF NOT EXISTS " + tx.conn().quote_name(derived_name(table, suffix)) +
-                     " ON " + table_ + " " + definition);
+            conn_->exec("CREATE INDEX IF NOT EXISTS " +
+                        conn_->quote_name(derived_name(table, suffix)) + " ON " + table_ + " " +
+                        definition);
         };
         if (cfg_.indexes == postgres_indexes::none) {
             return;
@@ -352,13 +520,14 @@ private:
     }
 
     // An existing table of another shape is used only if it has every column we write.
-    void check_columns(pqxx::work& tx, const std::string& table) {
+    void check_columns(const std::string& table) {
         const std::string schema_expr =
-            cfg_.schema.empty() ? "current_schema()" : tx.quote(cfg_.schema);
-        const pqxx::result rows =
-            tx.exec("SELECT column_name FROM information_schema.columns WHERE table_schema = " +
-                    schema_expr + " AND table_name = " + tx.quote(table));
-        if (rows.empty()) {
+            cfg_.schema.empty() ? "current_schema()" : conn_->quote(cfg_.schema);
+        const result_ptr rows =
+            conn_->exec("SELECT column_name FROM information_schema.columns WHERE table_schema = " +
+                        schema_expr + " AND table_name = " + conn_->quote(table));
+        const int n = PQntuples(rows.get());
+        if (n == 0) {
             fail_schema("table " + display_table_ +
                         " does not exist and create_table is off "
                         "(LOG_POSTGRES_CREATE_TABLE): create it or turn create_table on");
@@ -366,11 +535,8 @@ private:
         std::string missing;
         for (const char* column : copy_columns) {
             bool found = false;
-            for (const auto& row : rows) {
-                if (row[0].as<std::string>() == column) {
-                    found = true;
-                    break;
-                }
+            for (int i = 0; i < n && !found; ++i) {
+                found = std::string_view(PQgetvalue(rows.get(), i, 0)) == column;
             }
             if (!found) {
                 missing += missing.empty() ? "" : ", ";
@@ -386,55 +552,58 @@ private:
     [[noreturn]] void fail_schema(const std::string& message) {
         schema_error_ = true;
         schema_message_ = message;
-        throw std::runtime_error(message);
+        throw pg_error(message, "", false);
     }
 
     bool batch_committed(const std::string& batch_id) {
-        pqxx::nontransaction tx(*conn_);
-        return !tx.exec("SELECT 1 FROM " + batches_ + " WHERE batch_id = " + tx.quote(batch_id))
-                    .empty();
+        const result_ptr r = conn_->exec("SELECT 1 FROM " + batches_ +
+                                         " WHERE batch_id = " + conn_->quote(batch_id));
+        return PQntuples(r.get()) > 0;
     }
 
-    void copy_rows(pqxx::work& tx, record_span batch) {
-        std::vector<std::string> columns(copy_columns.begin(), copy_columns.end());
-#if PQXX_VERSION_MAJOR > 7 || (PQXX_VERSION_MAJOR == 7 && PQXX_VERSION_MINOR >= 7)
-        std::string column_list;
-        for (const auto& c : columns) {
-            column_list += column_list.empty() ? "" : ",";
-            column_list += tx.conn().quote_name(c);
-        }
-        auto stream = pqxx::stream_to::raw_table(tx, table_, column_list);
-#else
-        pqxx::stream_to stream(tx, table_, columns);  // libpqxx < 7.7 takes the name as given
-#endif
-        row_text row;
-        const auto text = [](bool present, const std::string& s) -> const char* {
-            return present ? s.c_str() : nullptr;
+    // The batch as COPY text: one line per record, fields separated by tabs, \N for NULL.
+    void encode_batch(record_span batch) {
+        buffer_.clear();
+        const auto field = [this](bool present, const std::string& text) {
+            if (present) {
+                append_copy_field(buffer_, text);
+            } else {
+                buffer_ += "\\N";
+            }
+            buffer_ += '\t';
         };
         for (const record& r : batch) {
-            encode_row(r, row);
-            stream << std::make_tuple(
-                row.timestamp.c_str(), level_name(r.level), row.logger.c_str(), row.pid.c_str(),
-                row.tid.c_str(), text(row.has_thread_name, row.thread_name), row.host.c_str(),
-                row.message.c_str(), text(row.has_exception, row.exception),
-                text(row.has_source, row.function), text(row.has_source, row.module),
-                text(row.has_source, row.filename), text(row.has_source, row.lineno),
-                text(row.has_source, row.pathname), text(row.has_extra, row.extra));
+            encode_row(r, row_);
+            field(true, row_.timestamp);
+            buffer_ += level_name(r.level);
+            buffer_ += '\t';
+            field(true, row_.logger);
+            field(true, pid_text_);
+            field(true, row_.tid);
+            field(row_.has_thread_name, row_.thread_name);
+            field(true, host_text_);
+            field(true, row_.message);
+            field(row_.has_exception, row_.exception);
+            field(row_.has_source, row_.function);
+            field(row_.has_source, row_.module);
+            field(row_.has_source, row_.filename);
+            field(row_.has_source, row_.lineno);
+            field(row_.has_source, row_.pathname);
+            field(row_.has_extra, row_.extra);
+            buffer_.back() = '\n';  // the last field ends the line instead
         }
-        stream.complete();
     }
 
     // Deletes matching rows a chunk per transaction, so locks are held briefly; bounded per call.
     std::uint64_t delete_in_chunks(const std::string& table, const std::string& condition) {
         std::uint64_t total = 0;
         for (int round = 0; round < 100; ++round) {
-            pqxx::work tx(*conn_);
-            const pqxx::result r = tx.exec("DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " +
-                                           table + " WHERE " + condition + " LIMIT " +
-                                           std::to_string(cfg_.retention_chunk_rows) + ")");
-            tx.commit();
-            total += static_cast<std::uint64_t>(r.affected_rows());
-            if (static_cast<std::size_t>(r.affected_rows()) < cfg_.retention_chunk_rows) {
+            const result_ptr r = conn_->exec(
+                "DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " + table + " WHERE " +
+                condition + " LIMIT " + std::to_string(cfg_.retention_chunk_rows) + ")");
+            const auto deleted = std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+            total += deleted;
+            if (deleted < cfg_.retention_chunk_rows) {
                 break;
             }
         }
@@ -444,13 +613,18 @@ private:
     postgres_config cfg_;
     std::string conninfo_;
     std::string instance_;  // makes batch ids unique across processes and restarts
-    std::mutex conn_mu_;    // guards conn_ against interrupt() from another thread
-    std::unique_ptr<pqxx::connection> conn_;
+    const std::string pid_text_;
+    const std::string host_text_;
+    std::mutex conn_mu_;  // guards conn_ against interrupt() from another thread
+    std::unique_ptr<pg_connection> conn_;
     bool schema_checked_ = false;
     bool schema_error_ = false;
     std::string schema_message_;
     std::string table_;    // quoted, schema-qualified
     std::string batches_;  // quoted, schema-qualified
+    std::string copy_sql_;
+    std::string buffer_;  // the batch's COPY text, reused
+    row_text row_;
     const std::string display_table_;  // for messages and stats (read from other threads)
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> retention_deleted_{0};

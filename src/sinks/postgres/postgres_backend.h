@@ -1,5 +1,5 @@
-// Internal: the PostgreSQL backend (encoder: COPY rows; transport: libpqxx) behind
-// postgres_batch_sink. Kept out of the public header so libpqxx never leaks into users' builds.
+// Internal: the PostgreSQL backend (encoder: COPY text rows; transport: libpq) behind
+// postgres_batch_sink. Kept out of the public header so libpq never leaks into users' builds.
 #pragma once
 
 #include <memory>

@@ -70,7 +70,8 @@ std::string resolve_conninfo(const postgres_config& cfg) {
         }  // else: libpq reads PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, ... itself
     }
     if (conninfo.find("connect_timeout") == std::string::npos) {
-        const std::string timeout = "connect_timeout=" + std::to_string(cfg.connect_timeout.count());
+        const std::string timeout =
+            "connect_timeout=" + std::to_string(cfg.connect_timeout.count());
         if (is_uri(conninfo)) {
             conninfo += (conninfo.find('?') == std::string::npos ? "?" : "&") + timeout;
         } else {
@@ -89,15 +90,15 @@ void validate_postgres_config(const postgres_config& cfg) {
                                " bytes, over PostgreSQL's 63-byte limit: use a shorter prefix");
     }
     if (cfg.schema.size() > max_identifier) {
-        throw config_error("LOG_POSTGRES_SCHEMA",
-                           "LOG_POSTGRES_SCHEMA (schema): the name is " +
-                               std::to_string(cfg.schema.size()) +
-                               " bytes, over PostgreSQL's 63-byte limit");
+        throw config_error("LOG_POSTGRES_SCHEMA", "LOG_POSTGRES_SCHEMA (schema): the name is " +
+                                                      std::to_string(cfg.schema.size()) +
+                                                      " bytes, over PostgreSQL's 63-byte limit");
     }
     if (cfg.table_prefix.find('\0') != std::string::npos ||
         cfg.schema.find('\0') != std::string::npos) {
-        throw config_error("LOG_POSTGRES_TABLE_PREFIX",
-                           "LOG_POSTGRES_TABLE_PREFIX / LOG_POSTGRES_SCHEMA: names cannot hold NUL");
+        throw config_error(
+            "LOG_POSTGRES_TABLE_PREFIX",
+            "LOG_POSTGRES_TABLE_PREFIX / LOG_POSTGRES_SCHEMA: names cannot hold NUL");
     }
     if (cfg.retention_days < 0) {
         throw config_error("LOG_POSTGRES_RETENTION_DAYS",
