@@ -538,6 +538,67 @@ bool check_sink_run(pqxx::connection& admin, const std::string& table, const sin
     return ok;
 }
 
+// Per-call cost of logger->info() (median and p99 of single calls, ns) with `sink` attached.
+struct call_cost {
+    double median_ns;
+    double p99_ns;
+};
+
+call_cost measure_calls(const spdlog::sink_ptr& sink, std::size_t calls) {
+    spdlog::logger logger("calls", sink);
+    for (std::size_t i = 0; i < 2000; ++i) {
+        logger.info("warm-up request {} handled", i);
+    }
+    std::vector<double> ns(calls);
+    for (std::size_t i = 0; i < calls; ++i) {
+        const auto t0 = clock_type::now();
+        logger.info("user request handled in handler number {}", i);
+        ns[i] = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
+    }
+    std::sort(ns.begin(), ns.end());
+    return {ns[calls / 2], ns[calls * 99 / 100]};
+}
+
+// The logging call while the database is up, and while it is down (connection refused), against
+// spdlog's null sink: the engine must not slow the call until its queue is full.
+void bench_calls_up_and_down(const std::string& url, const std::string& prefix) {
+    constexpr std::size_t calls = 100000;
+    const auto pg_sink = [&](const std::string& conninfo) {
+        spdlog_ext::postgres_config cfg;
+        cfg.conninfo = conninfo;
+        cfg.table_prefix = prefix;
+        cfg.connect_timeout = std::chrono::seconds(1);
+        cfg.engine.queue_max_records = calls * 2 + 10000;
+        cfg.engine.queue_max_bytes = std::size_t(1) << 30;
+        cfg.engine.fallback = std::make_shared<spdlog::sinks::null_sink_mt>();
+        cfg.engine.error_handler = [](const std::string&) {};
+        return std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
+    };
+    const call_cost null_cost =
+        measure_calls(std::make_shared<spdlog::sinks::null_sink_mt>(), calls);
+    auto up = pg_sink(url);
+    const call_cost up_cost = measure_calls(up, calls);
+    up->flush_for(std::chrono::seconds(60));
+    auto down = pg_sink("postgresql://127.0.0.1:1/nowhere");
+    const call_cost down_cost = measure_calls(down, calls);
+    const auto down_stats = down->stats();
+    down->shutdown(std::chrono::milliseconds(0));  // the rest goes to the (null) fallback
+    std::printf(
+        "\nlogging call, %zu calls (ns per call, timer included)    median    p99"
+        "   median/null\n",
+        calls);
+    std::printf("  spdlog null_sink_mt                                %6.0f %6.0f   1.00x\n",
+                null_cost.median_ns, null_cost.p99_ns);
+    std::printf("  postgres sink, database up                         %6.0f %6.0f   %.2fx\n",
+                up_cost.median_ns, up_cost.p99_ns, up_cost.median_ns / null_cost.median_ns);
+    std::printf(
+        "  postgres sink, database down (refused)             %6.0f %6.0f   %.2fx"
+        "  (queued %llu, connected %s)\n",
+        down_cost.median_ns, down_cost.p99_ns, down_cost.median_ns / null_cost.median_ns,
+        static_cast<unsigned long long>(down_stats.queue_depth),
+        down_stats.backend.value("connected", false) ? "yes" : "no");
+}
+
 int run(int argc, char** argv) {
     const long rows_arg = argc > 1 ? std::atol(argv[1]) : 200000;
     const std::vector<std::size_t> batch_sizes =
@@ -670,6 +731,8 @@ int run(int argc, char** argv) {
     }
     std::printf("INSERT 1 row/tx is %.1fx slower than INSERT 50 rows/tx\n",
                 insert50.rate() / insert1.rate());
+    bench_calls_up_and_down(url, base + "_calls");
+    drop_tables(admin, {base + "_calls_logs", base + "_calls_logs_batches"});
     if (!sink_ok) {
         std::printf(
             "\nSINK PROBLEMS: missing, duplicate or undelivered rows, or other indexes "
