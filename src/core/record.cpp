@@ -6,14 +6,8 @@
 #include <atomic>
 #include <cstdio>
 
+#include "core/mdc_support.h"
 #include "core/thread_context.h"
-
-#if defined(__has_include)
-#if __has_include(<spdlog/mdc.h>) && !defined(SPDLOG_NO_TLS)
-#include <spdlog/mdc.h>
-#define SPDLOG_EXT_HAS_MDC 1
-#endif
-#endif
 
 #if defined(__linux__) || defined(__APPLE__) || defined(__unix__)
 #include <pthread.h>

@@ -1,16 +1,10 @@
 #include "core/thread_context.h"
+#include "core/mdc_support.h"
 
 #include <spdlog/details/os.h>
 
 #if defined(__linux__) || defined(__APPLE__)
 #include <pthread.h>
-#endif
-
-#if defined(__has_include)
-#if __has_include(<spdlog/mdc.h>) && !defined(SPDLOG_NO_TLS)
-#include <spdlog/mdc.h>
-#define SPDLOG_EXT_HAS_MDC 1
-#endif
 #endif
 
 namespace spdlog_ext::detail {
