@@ -1,0 +1,260 @@
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "support/fake_http_server.h"
+#include "support/test_tls.h"
+#include "transport/http_transport.h"
+
+using namespace std::chrono_literals;
+using spdlog_ext::batch_result;
+using spdlog_ext::detail::classify_response;
+using spdlog_ext::detail::http_options;
+using spdlog_ext::detail::http_request;
+using spdlog_ext::detail::http_response;
+using spdlog_ext::detail::http_transport;
+using outcome = batch_result::outcome;
+
+namespace {
+http_options quick_options() {
+    http_options o;
+    o.connect_timeout = 1s;
+    o.total_timeout = 2s;
+    return o;
+}
+}  // namespace
+
+TEST_SUITE("http") {
+    TEST_CASE("a gzip POST arrives with its headers and body on one kept-alive connection") {
+        test::fake_http_server server;
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = server.url("/api/v2/logs?dd-tags=x");
+        req.headers = {{"Content-Type", "application/json"}, {"DD-API-KEY", "k-123"}};
+        req.body = R"([{"message":"hello"}])";
+        req.gzip = true;
+        const http_response first = transport.post(req);
+        const http_response second = transport.post(req);
+        CHECK(first.status == 202);
+        CHECK(second.status == 202);
+        CHECK(classify_response(first, "intake").kind == outcome::delivered);
+        const auto got = server.requests();
+        REQUIRE(got.size() == 2);
+        CHECK(got[0].method == "POST");
+        CHECK(got[0].path == "/api/v2/logs");
+        CHECK(got[0].header("Content-Encoding") == "gzip");
+        CHECK(got[0].header("Content-Type") == "application/json");
+        CHECK(got[0].header("DD-API-KEY") == "k-123");
+        CHECK(got[0].body == req.body);                   // httplib could gunzip it: valid gzip
+        CHECK(got[0].remote_port == got[1].remote_port);  // the connection was reused
+    }
+
+    TEST_CASE("responses are classified for the engine") {
+        struct answer {
+            int status;
+            const char* retry_after;
+            const char* body;
+        };
+        const std::vector<answer> answers = {
+            {200, "", ""},
+            {204, "", ""},
+            {408, "", ""},
+            {429, "2", "slow down"},
+            {429, "Wed, 21 Oct 2099 07:28:00 GMT", ""},
+            {500, "", "oops"},
+            {503, "7", ""},
+            {413, "", "payload too large"},
+            {400, "", "{\"errors\":[{\"detail\":\"bad item\"}]}\nsecond line"},
+            {403, "", "Forbidden"},
+        };
+        test::fake_http_server server(
+            [&](const test::recorded_request&, httplib::Response& res, int i) {
+                const answer& a = answers.at(static_cast<std::size_t>(i));
+                res.status = a.status;
+                if (*a.retry_after) {
+                    res.set_header("Retry-After", a.retry_after);
+                }
+                res.set_content(a.body, "text/plain");
+            });
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = server.url("/x");
+        req.body = "{}";
+        std::vector<batch_result> r;
+        for (std::size_t i = 0; i < answers.size(); ++i) {
+            r.push_back(classify_response(transport.post(req), "intake"));
+        }
+        CHECK(r[0].kind == outcome::delivered);
+        CHECK(r[1].kind == outcome::delivered);
+        CHECK(r[2].kind == outcome::retry);
+        CHECK(r[3].kind == outcome::retry);
+        REQUIRE(r[3].retry_after.has_value());
+        CHECK(*r[3].retry_after == 2000ms);
+        CHECK(r[3].reason == "intake answered HTTP 429: slow down");
+        REQUIRE(r[4].retry_after.has_value());
+        CHECK(*r[4].retry_after > std::chrono::hours(24 * 365));
+        CHECK(r[5].kind == outcome::retry);
+        CHECK(r[5].outcome_unknown);  // a 5xx may have been applied
+        CHECK_FALSE(r[5].retry_after.has_value());
+        CHECK(*r[6].retry_after == 7000ms);
+        CHECK(r[7].kind == outcome::split);
+        CHECK(r[8].kind == outcome::rejected);
+        CHECK(r[8].reason == R"(intake answered HTTP 400: {"errors":[{"detail":"bad item"}]})");
+        CHECK(r[9].kind == outcome::rejected);
+    }
+
+    TEST_CASE("network failures are retries - refused is known unsent") {
+        http_transport transport(quick_options());
+        http_request req;
+        {
+            test::fake_http_server server;
+            req.url = server.url("/gone");
+        }  // the port is closed now
+        req.body = "{}";
+        const http_response r = transport.post(req);
+        CHECK(r.status == 0);
+        CHECK_FALSE(r.error.empty());
+        CHECK_FALSE(r.request_sent);
+        const batch_result b = classify_response(r, "intake");
+        CHECK(b.kind == outcome::retry);
+        CHECK_FALSE(b.outcome_unknown);
+    }
+
+    TEST_CASE("a reset connection is a retry with an unknown outcome") {
+        test::resetting_server server;
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = server.url("/reset");
+        req.body = std::string(1000, 'x');
+        const http_response r = transport.post(req);
+        CHECK(r.status == 0);
+        CHECK(server.accepted() >= 1);
+        const batch_result b = classify_response(r, "intake");
+        CHECK(b.kind == outcome::retry);
+        CHECK(b.outcome_unknown);
+    }
+
+    TEST_CASE("a server that hangs past the timeout is a retry") {
+        test::fake_http_server server([](const test::recorded_request&, httplib::Response&, int) {
+            std::this_thread::sleep_for(1500ms);
+        });
+        http_options o = quick_options();
+        o.total_timeout = 300ms;
+        http_transport transport(o);
+        http_request req;
+        req.url = server.url("/slow");
+        req.body = "{}";
+        const http_response r = transport.post(req);
+        CHECK(r.status == 0);
+        CHECK(r.request_sent);
+        CHECK(r.error.find("timed out") != std::string::npos);
+        CHECK(classify_response(r, "intake").outcome_unknown);
+    }
+
+    TEST_CASE("interrupt makes a post in progress return") {
+        test::fake_http_server server([](const test::recorded_request&, httplib::Response&, int) {
+            std::this_thread::sleep_for(1500ms);
+        });
+        http_options o = quick_options();
+        o.total_timeout = 10s;
+        http_transport transport(o);
+        http_request req;
+        req.url = server.url("/slow");
+        req.body = "{}";
+        std::thread stopper([&] {
+            std::this_thread::sleep_for(200ms);
+            transport.interrupt();
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        const http_response r = transport.post(req);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        stopper.join();
+        CHECK(r.status == 0);
+        CHECK(r.error == "interrupted (shutdown deadline)");
+        CHECK(took < 1400ms);  // returned before the server would have answered
+    }
+
+    TEST_CASE("Retry-After parsing: seconds and HTTP dates") {
+        using spdlog_ext::detail::parse_retry_after;
+        const auto now =
+            std::chrono::system_clock::from_time_t(1700000000);  // 2023-11-14T22:13:20Z
+        CHECK(parse_retry_after("120", now) == std::chrono::milliseconds(120000));
+        CHECK(parse_retry_after(" 0 ", now) == std::chrono::milliseconds(0));
+        CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now) ==
+              std::chrono::milliseconds(30000));
+        CHECK(parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) ==
+              std::chrono::milliseconds(0));  // in the past
+        CHECK_FALSE(parse_retry_after("", now).has_value());
+        CHECK_FALSE(parse_retry_after("soon", now).has_value());
+        CHECK(parse_retry_after("99999999999", now) > std::chrono::hours(24 * 300));
+    }
+
+    TEST_CASE("URLs lose credentials and queries in messages") {
+        using spdlog_ext::detail::redact_url;
+        CHECK(redact_url("https://user:pw@host:443/p/a?api_key=SECRET#frag") ==
+              "https://host:443/p/a");
+        CHECK(redact_url("https://hooks.example/services/T0/B0/XYZ") ==
+              "https://hooks.example/services/T0/B0/XYZ");
+        CHECK(redact_url("http://h/x@y") == "http://h/x@y");  // '@' in the path is not userinfo
+    }
+
+    TEST_CASE("gzip round trip with zlib") {
+        using spdlog_ext::detail::gzip_compress;
+        using spdlog_ext::detail::gzip_decompress;
+        std::string data;
+        for (int i = 0; i < 10000; ++i) {
+            data += "line " + std::to_string(i) + " \xe2\x9c\x93\n";
+        }
+        const std::string packed = gzip_compress(data);
+        CHECK(packed.size() < data.size() / 3);
+        CHECK(static_cast<unsigned char>(packed[0]) == 0x1f);  // gzip magic
+        CHECK(static_cast<unsigned char>(packed[1]) == 0x8b);
+        CHECK(gzip_decompress(packed) == data);
+        CHECK(gzip_decompress(gzip_compress("")).empty());
+        CHECK_THROWS(gzip_decompress(packed.substr(0, packed.size() / 2)));
+    }
+}
+
+TEST_SUITE("http") {
+    TEST_CASE("HTTPS with a private CA: refused without its bundle and delivered with it") {
+        const auto dir = std::filesystem::temp_directory_path() /
+                         ("spdlog_ext_tls_" + std::to_string(::getpid()));
+        const test::test_pki pki = test::make_test_pki(dir);
+        httplib::SSLServer server(pki.server_cert.c_str(), pki.server_key.c_str());
+        REQUIRE(server.is_valid());
+        int hits = 0;
+        server.Post(".*", [&](const httplib::Request&, httplib::Response& res) {
+            ++hits;
+            res.status = 202;
+        });
+        const int port = server.bind_to_any_port("127.0.0.1");
+        std::thread loop([&] { server.listen_after_bind(); });
+        while (!server.is_running()) {
+            std::this_thread::sleep_for(1ms);
+        }
+        http_request req;
+        req.url = "https://127.0.0.1:" + std::to_string(port) + "/api";
+        req.body = "{}";
+
+        http_transport untrusting(quick_options());
+        const http_response refused = untrusting.post(req);
+        CHECK(refused.status == 0);
+        CHECK(refused.error.find("certificate") != std::string::npos);
+        CHECK(classify_response(refused, "intake").kind == outcome::retry);
+
+        http_options trusting = quick_options();
+        trusting.ca_bundle = pki.ca_cert;
+        http_transport transport(trusting);
+        const http_response ok = transport.post(req);
+        CHECK(ok.status == 202);
+        CHECK(hits == 1);  // only the verified connection reached the server
+
+        server.stop();
+        loop.join();
+        std::filesystem::remove_all(dir);
+    }
+}
