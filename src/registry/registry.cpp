@@ -20,6 +20,9 @@
 #ifdef SPDLOG_EXT_WITH_POSTGRES
 #include "sinks/postgres/postgres_backend.h"
 #endif
+#ifdef SPDLOG_EXT_WITH_HTTP
+#include "sinks/datadog/datadog_backend.h"
+#endif
 
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
 
@@ -83,6 +86,11 @@ struct registry_state {
 #ifdef SPDLOG_EXT_WITH_POSTGRES
         factories["postgres"] = [](const env_options& env) -> spdlog::sink_ptr {
             return std::make_shared<postgres_batch_sink>(detail::postgres_config_from(env));
+        };
+#endif
+#ifdef SPDLOG_EXT_WITH_HTTP
+        factories["datadog"] = [](const env_options& env) -> spdlog::sink_ptr {
+            return std::make_shared<datadog_http_sink>(detail::datadog_config_from(env));
         };
 #endif
     }
