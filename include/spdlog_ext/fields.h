@@ -13,6 +13,7 @@
 
 #include <exception>
 #include <initializer_list>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -28,6 +29,10 @@ inline constexpr const char* exception_field = "exception";
 
 // Pushes fields onto this thread's stack for its lifetime. Not copyable or movable: it must be
 // destroyed on the thread that created it, in reverse order of creation (like a lock_guard).
+namespace detail {
+struct field_snapshot;
+}
+
 class scoped_fields {
   public:
     scoped_fields(std::initializer_list<field> fields);
@@ -37,7 +42,13 @@ class scoped_fields {
     scoped_fields& operator=(const scoped_fields&) = delete;
 
   private:
+    void publish();
+
     std::size_t count_;
+    // Every field visible in this scope, merged once here so that a logging call only takes a
+    // reference to it (records share it until their sink is done with them).
+    std::shared_ptr<const detail::field_snapshot> snapshot_;
+    const std::shared_ptr<const detail::field_snapshot>* previous_ = nullptr;
 };
 
 // This thread's current fields as a JSON object (later scopes win); empty object when none.

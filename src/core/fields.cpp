@@ -1,23 +1,37 @@
 #include "spdlog_ext/fields.h"
 
 #include "core/thread_context.h"
+#include "spdlog_ext/record.h"
 
 namespace spdlog_ext {
 
 scoped_fields::scoped_fields(std::initializer_list<field> fields) : count_(fields.size()) {
     auto& stack = detail::field_stack();
     stack.insert(stack.end(), fields.begin(), fields.end());
+    publish();
 }
 
 scoped_fields::scoped_fields(field_list fields) : count_(fields.size()) {
     auto& stack = detail::field_stack();
     stack.insert(stack.end(), std::make_move_iterator(fields.begin()),
                  std::make_move_iterator(fields.end()));
+    publish();
+}
+
+void scoped_fields::publish() {
+    auto snapshot = std::make_shared<detail::field_snapshot>();
+    snapshot->fields = current_thread_fields();
+    snapshot->bytes = approx_json_bytes(snapshot->fields);
+    snapshot_ = std::move(snapshot);
+    auto& context = detail::context();
+    previous_ = context.snapshot;
+    context.snapshot = &snapshot_;
 }
 
 scoped_fields::~scoped_fields() {
     auto& stack = detail::field_stack();
     stack.resize(stack.size() >= count_ ? stack.size() - count_ : 0);
+    detail::context().snapshot = previous_;
 }
 
 nlohmann::json current_thread_fields() {

@@ -69,11 +69,15 @@ capture_info capture_context(const spdlog::details::log_msg& msg) noexcept {
             info.thread_name = &thread_name(c);
         } catch (...) {  // out of memory: go without the name
         }
-        info.may_have_fields =
-            c.current_record != nullptr || (c.fields != nullptr && !c.fields->empty());
+        bool mdc = false;
 #ifdef SPDLOG_EXT_HAS_MDC
-        info.may_have_fields = info.may_have_fields || !spdlog::mdc::get_context().empty();
+        mdc = !spdlog::mdc::get_context().empty();
 #endif
+        info.may_have_fields =
+            c.current_record != nullptr || mdc || (c.fields != nullptr && !c.fields->empty());
+        if (c.current_record == nullptr && !mdc && c.snapshot != nullptr && *c.snapshot) {
+            info.snapshot = c.snapshot;
+        }
     } else {
         info.may_have_fields = true;  // let fields_of() decide (and warn about async loggers)
     }

@@ -96,14 +96,20 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
     // Everything that can be done before taking the lock, and nothing that allocates unless
     // the call carries fields.
     const auto info = detail::capture_context(msg);
-    std::unique_ptr<nlohmann::json> fields;
+    std::shared_ptr<const field_snapshot> fields;
     std::size_t bytes = sizeof(entry) + msg.logger_name.size() + msg.payload.size() +
                         (info.thread_name ? info.thread_name->size() : 0);
-    if (info.may_have_fields) {
+    if (info.snapshot != nullptr) {
+        fields = *info.snapshot;  // the scope's merged fields: a reference, no copy
+        bytes += fields->bytes;
+    } else if (info.may_have_fields) {
         nlohmann::json captured = fields_of(msg);
         if (!captured.is_null()) {
-            bytes += approx_json_bytes(captured);
-            fields = std::make_unique<nlohmann::json>(std::move(captured));
+            auto own = std::make_shared<field_snapshot>();
+            own->bytes = approx_json_bytes(captured);
+            own->fields = std::move(captured);
+            bytes += own->bytes;
+            fields = std::move(own);
         }
     }
     if (!msg.source.empty()) {
@@ -189,7 +195,7 @@ char* engine_core::byte_arena::append(std::size_t n) {
 }
 
 void engine_core::append_locked(const spdlog::details::log_msg& msg,
-                                std::unique_ptr<nlohmann::json> fields,
+                                std::shared_ptr<const field_snapshot> fields,
                                 const std::string* thread_name, std::size_t bytes) {
     // A new chunk when the last is full, or holds a lot of text already (keeps offsets small
     // and recycled arenas modest).
@@ -520,7 +526,7 @@ void engine_core::take_from_staging(batch& out) {
             r.source_function.assign(p, e.function_len);
             r.source_line = e.source_line;
             if (e.fields) {
-                r.fields = std::move(*e.fields);
+                r.fields = e.fields->fields;  // copied here, off the logging path
                 e.fields.reset();
             } else {
                 r.fields = nullptr;

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_context.h"
 #include "engine/backoff.h"
 #include "spdlog_ext/engine/backend.h"
 #include "spdlog_ext/engine/engine_config.h"
@@ -46,7 +47,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     struct entry {  // 56 bytes: one cache line per record crosses to the worker
         spdlog::log_clock::time_point time;
         std::size_t thread_id = 0;
-        std::unique_ptr<nlohmann::json> fields;  // null unless the call had fields
+        std::shared_ptr<const field_snapshot> fields;  // null unless the call had fields
         std::uint32_t offset = 0;  // of the logger name in the arena; the other strings follow
         std::uint32_t message_len = 0;
         std::uint32_t bytes = 0;  // the record's share of the queue's byte limit
@@ -84,8 +85,9 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
 
     // Logging-call side.
     void fallback_now(record rec, const std::string& reason);
-    void append_locked(const spdlog::details::log_msg& msg, std::unique_ptr<nlohmann::json> fields,
-                       const std::string* thread_name, std::size_t bytes);
+    void append_locked(const spdlog::details::log_msg& msg,
+                       std::shared_ptr<const field_snapshot> fields, const std::string* thread_name,
+                       std::size_t bytes);
     void recycle_locked(chunk&& spent);
     bool drop_oldest_locked();
 
