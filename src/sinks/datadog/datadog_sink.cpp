@@ -193,6 +193,21 @@ class datadog_backend final : public backend {
             }
         }
         std::string text = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        // JSON escaping can grow a message up to six times (\u0001): cut it until the log fits.
+        for (int round = 0; round < 4 && text.size() > max_item_bytes; ++round) {
+            std::string& m = item["message"].get_ref<std::string&>();
+            const double keep = 0.9 * double(max_item_bytes) / double(text.size());
+            const std::size_t marker =
+                m.size() >= truncation_marker.size() &&
+                        m.compare(m.size() - truncation_marker.size(), truncation_marker.size(),
+                                  truncation_marker) == 0
+                    ? truncation_marker.size()
+                    : 0;
+            m = std::string(utf8::truncate(std::string_view(m).substr(0, m.size() - marker),
+                                           static_cast<std::size_t>(double(m.size()) * keep))) +
+                std::string(truncation_marker);
+            text = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        }
         if (text.size() > max_item_bytes) {
             // The structured attributes made it too big: keep the log, drop them visibly.
             for (auto it = item.begin(); it != item.end();) {
@@ -213,6 +228,12 @@ class datadog_backend final : public backend {
     detail::http_request request_;
 };
 
+std::string trimmed(const std::string& s) {
+    const auto first = s.find_first_not_of(" \t\r\n");
+    const auto last = s.find_last_not_of(" \t\r\n");
+    return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
+}
+
 bool looks_like_host(const std::string& site) {
     return !site.empty() && std::all_of(site.begin(), site.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '.' || c == '-';
@@ -231,6 +252,12 @@ datadog_config datadog_config::from_env() {
 namespace detail {
 
 void validate_datadog_config(const datadog_config& cfg) {
+    // A key with a line break would inject HTTP headers: refuse it (without printing it).
+    if (std::any_of(cfg.api_key.begin(), cfg.api_key.end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+        throw config_error("DD_API_KEY",
+                           "DD_API_KEY contains a line break or another control character");
+    }
     if (cfg.api_key.empty()) {
         throw config_error("DD_API_KEY",
                            "DD_API_KEY is not set: the datadog backend needs a Datadog API key "
@@ -254,7 +281,7 @@ std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
 
 datadog_config datadog_config_from(const env_options& env) {
     datadog_config cfg;
-    cfg.api_key = getenv_value("DD_API_KEY").value_or("");
+    cfg.api_key = trimmed(getenv_value("DD_API_KEY").value_or(""));  // `$(cat keyfile)` adds \n
     cfg.site = getenv_value("DD_SITE").value_or(cfg.site);
     cfg.service = getenv_value("DD_SERVICE").value_or("");
     cfg.env = getenv_value("DD_ENV").value_or("");
