@@ -718,8 +718,9 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                     disabled_reason_ = result.reason;
                 }
                 disabled_.store(true, std::memory_order_relaxed);
-                note_error("backend disabled, every record now goes to the fallback: " +
-                           result.reason);
+                note_error(
+                    "backend disabled, every record now goes to the fallback: " + result.reason,
+                    true);
                 continue;  // the disabled branch above sends this batch to the fallback
             }
         }
@@ -781,7 +782,7 @@ void engine_core::report_drops() {
     --tls_fallback_depth;
 }
 
-void engine_core::note_error(const std::string& message) {
+void engine_core::note_error(const std::string& message, bool always) {
     const std::string text = mask(message);
     const auto now = steady::now();
     std::uint64_t suppressed = 0;
@@ -790,7 +791,7 @@ void engine_core::note_error(const std::string& message) {
         last_error_ = text;
         last_error_time_ = std::chrono::system_clock::now();
         // At most one report a second per sink: a dead backend must not flood stderr.
-        if (now - last_error_report_ < std::chrono::seconds(1)) {
+        if (!always && now - last_error_report_ < std::chrono::seconds(1)) {
             ++suppressed_errors_;
             return;
         }

@@ -104,7 +104,8 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     void housekeeping();
     bool deadline_passed_locked(steady::time_point now) const;
 
-    void note_error(const std::string& message);
+    // Reported at most once a second per sink, unless `always` (a disabled backend, ...).
+    void note_error(const std::string& message, bool always = false);
     std::string mask(std::string text) const;
 
     engine_config cfg_;

@@ -193,6 +193,16 @@ class datadog_backend final : public backend {
             }
         }
         std::string text = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (text.size() > max_item_bytes && item.contains("error")) {
+            // A huge exception: keep its first line and the start of its stack, marked.
+            std::string& stack = item["error"]["stack"].get_ref<std::string&>();
+            stack = std::string(utf8::truncate(stack, 64 * 1024)) + std::string(truncation_marker);
+            std::string& first = item["error"]["message"].get_ref<std::string&>();
+            if (first.size() > 4096) {
+                first = std::string(utf8::truncate(first, 4096)) + std::string(truncation_marker);
+            }
+            text = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        }
         // JSON escaping can grow a message up to six times (\u0001): cut it until the log fits.
         for (int round = 0; round < 4 && text.size() > max_item_bytes; ++round) {
             std::string& m = item["message"].get_ref<std::string&>();
