@@ -32,6 +32,7 @@
 #include <spdlog/spdlog.h>
 #include <spdlog_ext/sinks/datadog_http_sink.h>
 #include <spdlog_ext/spdlog_ext.h>
+#include "bench_common.h"
 
 #include <algorithm>
 #include <atomic>
@@ -56,40 +57,14 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define BENCH_HAS_TSC 1
-#endif
-
-extern char** environ;
-
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 constexpr const char* api_key = "bench";
 // The message of record i; the index is read back from the items the intake received.
 constexpr char message_format[] = "request handled: GET /api/v1/orders/{} status 200 in 12.5 ms";
 constexpr char message_marker[] = "/api/v1/orders/";
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-std::string env_or_empty(const char* name) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? std::string(v) : std::string();
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) {
-        return 0.0;
-    }
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 != 0 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
 
 // ---------------------------------------------------------------- CPU time
 
@@ -514,26 +489,6 @@ std::string find_in_path(const char* program) {
     return {};
 }
 
-// Runs argv (no shell) and returns its exit status (-1: could not start or killed).
-int run_process(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) {
-        argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-        return -1;
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 struct curl_result {
     std::size_t requests = 0;
     double wall = 0;
@@ -576,39 +531,6 @@ curl_result bench_curl(fake_intake& intake, const std::string& curl, const fs::p
 }
 
 // ---------------------------------------------------------------- c. the logging call
-
-using tick_type = std::uint64_t;
-
-tick_type ticks() {
-#ifdef BENCH_HAS_TSC
-    return __rdtsc();
-#else
-    return static_cast<tick_type>(clock_type::now().time_since_epoch().count());
-#endif
-}
-
-double ns_per_tick() {
-#ifdef BENCH_HAS_TSC
-    const auto t0 = clock_type::now();
-    const auto c0 = ticks();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const auto c1 = ticks();
-    const auto t1 = clock_type::now();
-    return std::chrono::duration<double, std::nano>(t1 - t0).count() / double(c1 - c0);
-#else
-    return 1.0;
-#endif
-}
-
-double timer_cost(double tick_ns) {
-    std::vector<tick_type> d(100000);
-    for (auto& x : d) {
-        const auto c0 = ticks();
-        x = ticks() - c0;
-    }
-    std::sort(d.begin(), d.end());
-    return double(d[d.size() / 2]) * tick_ns;
-}
 
 struct call_cost {
     double median_ns = 0;  // of 16-call groups, per call

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <spdlog_ext/spdlog_ext.h>
+#include "bench_common.h"
 
 #include <algorithm>
 #include <atomic>
@@ -25,35 +26,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define BENCH_HAS_TSC 1
-#endif
-
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-std::uint64_t ticks() {
-#ifdef BENCH_HAS_TSC
-    return __rdtsc();
-#else
-    return static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count());
-#endif
-}
-
-double ns_per_tick() {
-#ifdef BENCH_HAS_TSC
-    const auto t0 = clock_type::now();
-    const auto c0 = ticks();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const auto c1 = ticks();
-    const auto t1 = clock_type::now();
-    return std::chrono::duration<double, std::nano>(t1 - t0).count() / double(c1 - c0);
-#else
-    return 1.0;
-#endif
-}
 
 // Discards every batch: measures the engine, not a network.
 class discard_backend final : public spdlog_ext::backend {
@@ -153,16 +126,6 @@ result run(const spdlog::sink_ptr& sink, int threads, int calls, double tick_ns)
     }
     std::sort(g.begin(), g.end());
     return {g[g.size() / 2], pct(0.99), pct(0.999), mean / threads};
-}
-
-double timer_cost(double tick_ns) {
-    std::vector<std::uint64_t> d(100000);
-    for (auto& x : d) {
-        const auto c0 = ticks();
-        x = ticks() - c0;
-    }
-    std::sort(d.begin(), d.end());
-    return d[d.size() / 2] * tick_ns;
 }
 
 }  // namespace

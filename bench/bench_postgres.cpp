@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 #include <spdlog_ext/sinks/postgres_batch_sink.h>
 #include <spdlog_ext/spdlog_ext.h>
+#include "bench_common.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -43,11 +44,8 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 constexpr std::size_t insert_batch_rows = 50;
@@ -60,10 +58,6 @@ constexpr char message_format[] = "request handled: GET /api/v1/orders/{} status
 constexpr const char* columns =
     "timestamp, level, logger_name, process_id, thread_id, thread_name, hostname, message, "
     "extra_data";
-
-double seconds_since(clock_type::time_point t0) {
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 // CPU seconds (user + system) of this process (RUSAGE_SELF) or its finished children.
 double cpu_seconds(int who) {
@@ -78,20 +72,6 @@ struct timing {
     double wall = 0;
     double cpu = 0;
 };
-
-std::string env_or_empty(const char* name) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? std::string(v) : std::string();
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) {
-        return 0.0;
-    }
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 != 0 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
 
 // ---------------------------------------------------------------- rows
 
@@ -310,26 +290,6 @@ std::string find_psql() {
         return (fs::path(bindir) / "psql").string();
     }
     return {};
-}
-
-// Runs argv (no shell) and returns its exit status (-1: could not start or killed).
-int run_process(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args) {
-        argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-        return -1;
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 timing bench_psql_copy(const std::string& psql, const std::string& url, const std::string& table,

@@ -87,6 +87,7 @@ fi
 
 configure=(cmake -S "$ROOT" -B "$build_dir" -G Ninja
   -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON -DSPDLOG_EXT_BUILD_EXAMPLES=ON
+  -DSPDLOG_EXT_BUILD_BENCH=ON
   "-DSPDLOG_EXT_SANITIZE=$sanitize")
 [[ -z $sanitize ]] || configure+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 build=(cmake --build "$build_dir" -j "${SPDLOG_EXT_BUILD_JOBS:-2}")

@@ -24,6 +24,7 @@
 #include "spdlog_ext/record.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/datadog_http_sink.h"
+#include "support/env_guard.h"
 #include "support/fake_datadog_intake.h"
 #include "support/test_backends.h"
 #include "support/test_tls.h"
@@ -37,38 +38,7 @@ namespace {
 constexpr const char* good_key = "test-api-key";
 const std::string truncation_marker = "\xe2\x80\xa6[truncated by spdlog_ext]";  // …[truncated...]
 
-// Sets environment variables for one test and restores them afterwards.
-class env_guard {
-  public:
-    env_guard(std::initializer_list<std::pair<const char*, const char*>> vars) {
-        for (const auto& [name, value] : vars) {
-            set(name, value);
-        }
-    }
-    void set(const char* name, const char* value) {
-        if (saved_.count(name) == 0) {
-            const char* old = std::getenv(name);
-            saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-        }
-        if (value) {
-            setenv(name, value, 1);
-        } else {
-            unsetenv(name);
-        }
-    }
-    ~env_guard() {
-        for (const auto& [name, value] : saved_) {
-            if (value) {
-                setenv(name.c_str(), value->c_str(), 1);
-            } else {
-                unsetenv(name.c_str());
-            }
-        }
-    }
-
-  private:
-    std::map<std::string, std::optional<std::string>> saved_;
-};
+using test::env_guard;
 
 // Every Datadog / LOG_DATADOG_* variable the sink may read, unset for a test.
 env_guard clean_datadog_env() {

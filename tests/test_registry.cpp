@@ -16,6 +16,7 @@
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
+#include "support/env_guard.h"
 #include "support/test_backends.h"
 
 using namespace std::chrono_literals;
@@ -23,38 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Sets environment variables for one test and restores them afterwards.
-class env_guard {
-  public:
-    env_guard(std::initializer_list<std::pair<const char*, const char*>> vars) {
-        for (const auto& [name, value] : vars) {
-            set(name, value);
-        }
-    }
-    void set(const char* name, const char* value) {
-        if (saved_.count(name) == 0) {
-            const char* old = std::getenv(name);
-            saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-        }
-        if (value) {
-            setenv(name, value, 1);
-        } else {
-            unsetenv(name);
-        }
-    }
-    ~env_guard() {
-        for (const auto& [name, value] : saved_) {
-            if (value) {
-                setenv(name.c_str(), value->c_str(), 1);
-            } else {
-                unsetenv(name.c_str());
-            }
-        }
-    }
-
-  private:
-    std::map<std::string, std::optional<std::string>> saved_;
-};
+using test::env_guard;
 
 // Collects registry warnings for the duration of a test.
 struct warnings {

@@ -40,6 +40,7 @@
 #include "spdlog_ext/record.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
+#include "support/env_guard.h"
 #include "support/test_backends.h"
 
 using namespace std::chrono_literals;
@@ -172,38 +173,7 @@ std::string text(const pg_test::cell& c) {
     return c ? *c : std::string("NULL");
 }
 
-// Sets environment variables for its lifetime, restoring the old values afterwards.
-class env_guard {
-  public:
-    env_guard() = default;
-    ~env_guard() {
-        for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-            if (it->second) {
-                ::setenv(it->first.c_str(), it->second->c_str(), 1);
-            } else {
-                ::unsetenv(it->first.c_str());
-            }
-        }
-    }
-    env_guard(const env_guard&) = delete;
-    env_guard& operator=(const env_guard&) = delete;
-
-    void set(const std::string& name, const std::string& value) {
-        remember(name);
-        ::setenv(name.c_str(), value.c_str(), 1);
-    }
-    void unset(const std::string& name) {
-        remember(name);
-        ::unsetenv(name.c_str());
-    }
-
-  private:
-    void remember(const std::string& name) {
-        const char* old = std::getenv(name.c_str());
-        saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    }
-    std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
+using test::env_guard;
 
 // A JSON value nested `depth` objects deep: {"a":{"a":...{"a":1}...}} (built iteratively).
 json nested_object(int depth) {
