@@ -51,8 +51,9 @@ struct engine_config {
     // Receives rejected and undeliverable records with the reason in fields
     // "fallback_reason"/"fallback_sink". Null → a stderr sink showing those fields.
     spdlog::sink_ptr fallback;
-    // Errors (failed batches, give-ups, a disabled backend). Null → stderr, at most one line a
-    // second per sink. Must not throw.
+    // Errors (failed batches, give-ups, a disabled backend). Null → stderr. At most one report a
+    // second per sink (the count of the others follows in the next one), except that a backend
+    // being disabled is always reported. Must not throw.
     std::function<void(const std::string&)> error_handler;
     // Strings masked as *** in every reason, error and stat this sink emits (API keys, passwords).
     std::vector<std::string> secrets;
