@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "support/env_guard.h"
 #include "support/fake_http_server.h"
 #include "support/test_tls.h"
 #include "transport/http_transport.h"
@@ -256,5 +257,30 @@ TEST_SUITE("http") {
         server.stop();
         loop.join();
         std::filesystem::remove_all(dir);
+    }
+}
+
+TEST_SUITE("http") {
+    TEST_CASE("libcurl's proxy variables are honoured") {
+        test::fake_http_server proxy;
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = "http://intake.example.invalid/api/v2/logs";  // resolvable only by a proxy
+        req.body = "{}";
+        {
+            test::env_guard env{{"http_proxy", proxy.url().c_str()},
+                                {"HTTP_PROXY", nullptr},
+                                {"no_proxy", nullptr},
+                                {"NO_PROXY", nullptr}};
+            const http_response r = transport.post(req);
+            CHECK(r.status == 202);
+            const auto got = proxy.requests();
+            REQUIRE(got.size() == 1);
+            CHECK(got[0].header("Host") == "intake.example.invalid");
+            env.set("no_proxy", "example.invalid");  // bypass: now it must fail to resolve
+            const http_response direct = transport.post(req);
+            CHECK(direct.status == 0);
+            CHECK(proxy.requests().size() == 1);
+        }
     }
 }
