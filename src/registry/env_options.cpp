@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "core/text.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
@@ -14,23 +15,8 @@
 namespace spdlog_ext {
 
 namespace {
-std::string lower(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return std::string(s);
-}
+using detail::lower;
+using detail::trim;
 
 // Splits "10MB" into 10 and "mb"; false when there is no leading number.
 bool split_number(const std::string& text, unsigned long long& number, std::string& unit) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "core/text.h"
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
@@ -123,17 +124,9 @@ std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
-std::string upper(const std::string& s) {
-    std::string out = s;
-    for (auto& c : out) {
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
 // LOG_<NAME>_* variables that no option of the backend read: most likely typos.
 void warn_unread_variables(const env_options& env, const std::vector<std::string>& backends) {
-    const std::string prefix = "LOG_" + upper(env.backend()) + "_";
+    const std::string prefix = "LOG_" + detail::upper(env.backend()) + "_";
     std::vector<std::string> unknown;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         std::string entry(*e);
@@ -144,7 +137,7 @@ void warn_unread_variables(const env_options& env, const std::vector<std::string
         // LOG_FILE_... must not be blamed on a backend named "file_x" and vice versa.
         bool other_backend = false;
         for (const auto& b : backends) {
-            const std::string other = "LOG_" + upper(b) + "_";
+            const std::string other = "LOG_" + detail::upper(b) + "_";
             if (other.size() > prefix.size() && name.rfind(other, 0) == 0) {
                 other_backend = true;
             }

@@ -10,6 +10,7 @@
 namespace spdlog_ext::detail {
 
 void validate_datadog_config(const datadog_config& cfg);
+// Validates `cfg` first (config_error), then builds the backend; it does not connect.
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg);
 datadog_config datadog_config_from(const env_options& env);
 

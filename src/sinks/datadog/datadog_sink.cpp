@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/text.h"
 #include "core/utf8.h"
 #include "sinks/datadog/datadog_backend.h"
 #include "spdlog_ext/fields.h"
@@ -44,11 +45,6 @@ bool reserved(const std::string& key) {
 
 std::string clean(const std::string& s) {
     return utf8::sanitize(s);
-}
-
-std::string base_name(const std::string& path) {
-    const auto slash = path.find_last_of("/\\");
-    return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 // "a:b, c:d e:f" → {"a:b", "c:d", "e:f"}
@@ -173,7 +169,7 @@ class datadog_backend final : public backend {
         }
         if (r.has_source()) {
             logger["method_name"] = clean(r.source_function);
-            logger["file_name"] = clean(base_name(r.source_file));
+            logger["file_name"] = clean(detail::base_name(r.source_file));
             logger["line"] = r.source_line;
         }
         item["logger"] = std::move(logger);
@@ -238,12 +234,6 @@ class datadog_backend final : public backend {
     detail::http_request request_;
 };
 
-std::string trimmed(const std::string& s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);
-}
-
 bool looks_like_host(const std::string& site) {
     return !site.empty() && std::all_of(site.begin(), site.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '.' || c == '-';
@@ -286,12 +276,14 @@ void validate_datadog_config(const datadog_config& cfg) {
 }
 
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
+    validate_datadog_config(cfg);
     return std::make_unique<datadog_backend>(cfg);
 }
 
 datadog_config datadog_config_from(const env_options& env) {
     datadog_config cfg;
-    cfg.api_key = trimmed(getenv_value("DD_API_KEY").value_or(""));  // `$(cat keyfile)` adds \n
+    cfg.api_key =
+        detail::trim(getenv_value("DD_API_KEY").value_or(""));  // `$(cat keyfile)` adds \n
     cfg.site = getenv_value("DD_SITE").value_or(cfg.site);
     cfg.service = getenv_value("DD_SERVICE").value_or("");
     cfg.env = getenv_value("DD_ENV").value_or("");
@@ -313,7 +305,6 @@ datadog_config datadog_config_from(const env_options& env) {
 
 namespace {
 engine_config prepared_engine(const datadog_config& cfg) {
-    detail::validate_datadog_config(cfg);
     engine_config engine = cfg.engine;
     if (engine.name.empty()) {
         engine.name = "datadog";
@@ -324,7 +315,7 @@ engine_config prepared_engine(const datadog_config& cfg) {
 }  // namespace
 
 datadog_http_sink::datadog_http_sink(datadog_config config)
-    : engine_sink(detail::make_datadog_backend((detail::validate_datadog_config(config), config)),
+    : engine_sink(detail::make_datadog_backend(config),  // validates the config
                   prepared_engine(config)) {}
 
 std::shared_ptr<spdlog::logger> datadog_logger_mt(const std::string& logger_name,

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "core/text.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/json_formatter.h"
@@ -86,18 +87,7 @@ std::string clean_text(const std::string& s) {
     return utf8::sanitize(s, utf8::nul_policy::replace);
 }
 
-std::string base_name(const std::string& path) {
-    const auto slash = path.find_last_of("/\\");
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string stem(const std::string& path) {
-    std::string name = base_name(path);
-    const auto dot = name.find_last_of('.');
-    return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-}
-
-// The first line of a libpq/libpqxx message (the rest repeats the query).
+// The first line of a libpq message (the rest repeats the query).
 std::string first_line(const char* what) {
     std::string s(what);
     const auto nl = s.find('\n');
@@ -172,7 +162,7 @@ void encode_row(const record& r, row_text& out) {
         out.function = clean_text(r.source_function);
         out.pathname = clean_text(r.source_file);
         out.filename = base_name(out.pathname);
-        out.module = stem(out.pathname);
+        out.module = file_stem(out.pathname);
         out.lineno = std::to_string(r.source_line);
     }
 }
@@ -634,6 +624,7 @@ class postgres_backend final : public backend {
 }  // namespace
 
 std::unique_ptr<backend> make_postgres_backend(const postgres_config& cfg) {
+    validate_postgres_config(cfg);
     return std::make_unique<postgres_backend>(cfg, resolve_conninfo(cfg));
 }
 

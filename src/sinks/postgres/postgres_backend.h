@@ -15,6 +15,7 @@ namespace spdlog_ext::detail {
 std::string resolve_conninfo(const postgres_config& cfg);
 // Throws config_error for settings that can never work (names over 63 bytes, ...).
 void validate_postgres_config(const postgres_config& cfg);
+// Validates `cfg` first (config_error), then builds the backend; it does not connect.
 std::unique_ptr<backend> make_postgres_backend(const postgres_config& cfg);
 // The registry's factory reads LOG_POSTGRES_* through `env`.
 postgres_config postgres_config_from(const env_options& env);

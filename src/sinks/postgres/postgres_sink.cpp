@@ -140,7 +140,6 @@ postgres_config postgres_config_from(const env_options& env) {
 
 namespace {
 engine_config prepared_engine(const postgres_config& cfg) {
-    detail::validate_postgres_config(cfg);
     engine_config engine = cfg.engine;
     if (engine.name.empty()) {
         engine.name = "postgres";
@@ -157,7 +156,7 @@ engine_config prepared_engine(const postgres_config& cfg) {
 }  // namespace
 
 postgres_batch_sink::postgres_batch_sink(postgres_config config)
-    : engine_sink(detail::make_postgres_backend((detail::validate_postgres_config(config), config)),
+    : engine_sink(detail::make_postgres_backend(config),  // validates the config
                   prepared_engine(config)) {}
 
 std::shared_ptr<spdlog::logger> postgres_logger_mt(const std::string& logger_name,
