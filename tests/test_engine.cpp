@@ -411,6 +411,53 @@ TEST_SUITE("engine") {
         CHECK(f.seen->write_times[1] - f.seen->write_times[0] >= 300ms);
     }
 
+    TEST_CASE("min_write_interval paces writes and retries - records gather meanwhile") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.min_write_interval = 150ms;
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int call) {
+            return call == 1 ? batch_result::retry("HTTP 503") : batch_result::delivered();
+        });
+        spdlog::logger logger("paced", sink);
+        const auto start = std::chrono::steady_clock::now();
+        int logged = 0;
+        while (std::chrono::steady_clock::now() - start < 600ms) {
+            logger.info("p #{}", logged++);
+            std::this_thread::sleep_for(1ms);
+        }
+        REQUIRE(sink->flush_for(5s));
+        check_accounting(sink->stats(), static_cast<std::uint64_t>(logged));
+        CHECK(sink->stats().delivered == static_cast<std::uint64_t>(logged));
+        std::lock_guard<std::mutex> lock(f.seen->mu);
+        const auto& t = f.seen->write_times;
+        REQUIRE(t.size() >= 3);
+        CHECK(t.size() <= 7);  // ~600 ms / 150 ms, plus the retry and the tail
+        for (std::size_t i = 1; i < t.size(); ++i) {
+            CHECK(t[i] - t[i - 1] >= 150ms);  // the retry (write 2) waited for its slot too
+        }
+        CHECK(f.seen->batch_sizes.back() > 10);  // records gathered while waiting
+    }
+
+    TEST_CASE("shutdown does not wait past its deadline for a write slot") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.min_write_interval = 10s;
+        auto sink = f.make(cfg);
+        spdlog::logger logger("slow_slot", sink);
+        logger.info("first");
+        REQUIRE(sink->flush_for(2s));
+        logger.info("second");  // its slot is 10 s away
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK_FALSE(sink->shutdown(200ms));
+        CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+        const auto s = sink->stats();
+        CHECK(s.delivered == 1);
+        CHECK(s.fallback == 1);
+        check_accounting(s, 2);
+        CHECK(f.fallback->records().back().fields["fallback_reason"] ==
+              "not delivered before the shutdown deadline");
+    }
+
     TEST_CASE("split halves a batch until it fits - a single record too large goes to fallback") {
         fixture f;
         auto cfg = f.config();

@@ -478,6 +478,14 @@ bool engine_core::next_batch(batch& out) {
                          flush_ticket_ > done_seq_ || stop_requested_ ||
                          disabled_.load(std::memory_order_relaxed) ||
                          now >= oldest + cfg_.batch_max_delay;
+        if (due && cfg_.min_write_interval.count() > 0 && last_write_ &&
+            now < *last_write_ + cfg_.min_write_interval && !deadline_passed_locked(now)) {
+            // Rate-limited backend: let records gather until the write slot (no producer
+            // notifications needed: only stop and flush matter, and they notify anyway).
+            const auto slot = *last_write_ + cfg_.min_write_interval;
+            work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
+            continue;
+        }
         if (due) {
             while (!inbox_.empty() && staging_records_ < cfg_.batch_max_records) {
                 chunk& c = inbox_.front();
@@ -618,6 +626,9 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
             return;
         }
 
+        if (!wait_for_write_slot()) {
+            continue;  // the shutdown deadline passed: the check above sends it to the fallback
+        }
         batch_result result;
         try {
             result = backend_->write(record_span(&b.records[begin], n),
@@ -725,6 +736,25 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
             }
         }
     }
+}
+
+bool engine_core::wait_for_write_slot() {
+    if (cfg_.min_write_interval.count() > 0 && last_write_) {
+        const auto slot = *last_write_ + cfg_.min_write_interval;
+        std::unique_lock<std::mutex> lock(mu_);
+        for (;;) {
+            const auto now = steady::now();
+            if (deadline_passed_locked(now)) {
+                return false;
+            }
+            if (now >= slot) {
+                break;
+            }
+            work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
+        }
+    }
+    last_write_ = steady::now();
+    return true;
 }
 
 void engine_core::to_fallback(record* first, std::size_t count, const std::string& reason) {

@@ -103,6 +103,9 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     void report_drops();
     void housekeeping();
     bool deadline_passed_locked(steady::time_point now) const;
+    // min_write_interval: waits for the next write slot; false if the shutdown deadline came
+    // first. Takes mu_.
+    bool wait_for_write_slot();
 
     // Reported at most once a second per sink, unless `always` (a disabled backend, ...).
     void note_error(const std::string& message, bool always = false);
@@ -150,6 +153,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     bool unknown_outcome_pending_ = false;
     std::uint64_t next_range_id_ = 0;
     steady::time_point last_housekeeping_{};
+    std::optional<steady::time_point> last_write_;  // start of the last backend write
 
     // The formatter set through the sink (set_pattern / set_formatter).
     std::mutex formatter_mu_;

@@ -54,6 +54,7 @@ const size_option size_options[] = {
 const duration_option duration_options[] = {
     {"BLOCK_TIMEOUT", &engine_config::block_timeout},
     {"BATCH_MAX_DELAY", &engine_config::batch_max_delay},
+    {"MIN_WRITE_INTERVAL", &engine_config::min_write_interval},
     {"RETRY_INITIAL", &engine_config::retry_initial},
     {"RETRY_MAX_DELAY", &engine_config::retry_max_delay},
     {"RETRY_MAX_ELAPSED", &engine_config::retry_max_elapsed},
