@@ -26,6 +26,7 @@
 #include "spdlog_ext/sinks/datadog_http_sink.h"
 #include "support/env_guard.h"
 #include "support/fake_datadog_intake.h"
+#include "support/sink_checks.h"
 #include "support/test_backends.h"
 #include "support/test_tls.h"
 
@@ -34,6 +35,9 @@ using nlohmann::json;
 using test::intake_fault;
 
 namespace {
+
+using test::check_accounting;
+using test::error_log;
 
 constexpr const char* good_key = "test-api-key";
 const std::string truncation_marker = "\xe2\x80\xa6[truncated by spdlog_ext]";  // …[truncated...]
@@ -56,20 +60,6 @@ env_guard clean_datadog_env() {
                      {"LOG_DATADOG_BATCH_MAX_DELAY", nullptr},
                      {"LOG_DATADOG_FALLBACK", nullptr}};
 }
-
-// Messages given to the error handler (called on the sink's worker).
-struct error_log {
-    std::mutex mu;
-    std::vector<std::string> lines;
-    void add(const std::string& line) {
-        std::lock_guard<std::mutex> lock(mu);
-        lines.push_back(line);
-    }
-    std::vector<std::string> copy() {
-        std::lock_guard<std::mutex> lock(mu);
-        return lines;
-    }
-};
 
 struct dd_fixture {
     std::shared_ptr<test::capture_sink_mt> fallback = std::make_shared<test::capture_sink_mt>();
@@ -101,13 +91,6 @@ struct dd_fixture {
         return out;
     }
 };
-
-// delivered + fallback + dropped + queue_depth == enqueued, and nothing left in flight.
-void check_accounting(const spdlog_ext::sink_stats& s, std::uint64_t logged) {
-    CHECK(s.enqueued == logged);
-    CHECK(s.queue_depth == 0);
-    CHECK(s.delivered + s.fallback + s.dropped + s.queue_depth == s.enqueued);
-}
 
 void check_no_violations(const test::fake_datadog_intake& intake) {
     const auto v = intake.violations();

@@ -41,6 +41,7 @@
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 #include "support/env_guard.h"
+#include "support/sink_checks.h"
 #include "support/test_backends.h"
 
 using namespace std::chrono_literals;
@@ -48,32 +49,14 @@ using nlohmann::json;
 
 namespace {
 
+using test::check_accounting;
+using test::error_log;
+
 const std::string replacement_char = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 
 std::string pid_text() {
     return std::to_string(static_cast<long long>(::getpid()));
 }
-
-// Errors the sink reported (kept for failure messages instead of printing them).
-struct error_log {
-    std::mutex mu;
-    std::vector<std::string> lines;
-
-    void add(const std::string& line) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (lines.size() < 50) {
-            lines.push_back(line);
-        }
-    }
-    std::string text() {
-        std::lock_guard<std::mutex> lock(mu);
-        std::string out;
-        for (const auto& l : lines) {
-            out += "\n  " + l;
-        }
-        return out.empty() ? std::string(" (none)") : out;
-    }
-};
 
 struct pg_fixture {
     std::string prefix;  // unique per test: t_<name>_<pid>
@@ -110,13 +93,6 @@ struct pg_fixture {
         return out;
     }
 };
-
-// Every record accounted for, nothing left in the queue.
-void check_accounting(const spdlog_ext::sink_stats& s, std::uint64_t logged) {
-    CHECK(s.enqueued == logged);
-    CHECK(s.delivered + s.fallback + s.dropped == logged);
-    CHECK(s.queue_depth == 0);
-}
 
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit,
                 std::chrono::milliseconds step = 50ms) {
