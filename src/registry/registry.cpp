@@ -23,6 +23,7 @@
 #endif
 #ifdef SPDLOG_EXT_WITH_HTTP
 #include "sinks/datadog/datadog_backend.h"
+#include "sinks/slack/slack_backend.h"
 #endif
 
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
@@ -92,6 +93,9 @@ struct registry_state {
 #ifdef SPDLOG_EXT_WITH_HTTP
         factories["datadog"] = [](const env_options& env) -> spdlog::sink_ptr {
             return std::make_shared<datadog_http_sink>(detail::datadog_config_from(env));
+        };
+        factories["slack"] = [](const env_options& env) -> spdlog::sink_ptr {
+            return std::make_shared<slack_error_sink>(detail::slack_config_from(env));
         };
 #endif
     }
@@ -226,7 +230,8 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
             throw config_error("LOG_BACKENDS", "LOG_BACKENDS: the factory of backend '" + name +
                                                    "' returned no sink");
         }
-        sink->set_level(env.get_level("LEVEL", spdlog::level::trace));
+        // A sink may choose its own default (slack: err).
+        sink->set_level(env.get_level("LEVEL", sink->level()));
         if (auto pattern = env.raw("PATTERN")) {
             sink->set_formatter(make_pattern_formatter(*pattern));
         }

@@ -1,0 +1,201 @@
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include "core/text.h"
+#include "core/utf8.h"
+#include "sinks/slack/slack_backend.h"
+#include "sinks/slack/slack_message.h"
+#include "transport/http_transport.h"
+
+namespace spdlog_ext {
+
+namespace {
+
+// "https://hooks.slack.com" of a webhook URL: its path is the secret, so stats show only this.
+std::string origin_of(const std::string& url) {
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) {
+        return "(invalid URL)";
+    }
+    const auto path = url.find('/', scheme + 3);
+    std::string origin = url.substr(0, path);
+    if (const auto at = origin.find('@'); at != std::string::npos) {
+        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);  // no credentials either
+    }
+    return origin;
+}
+
+class slack_backend final : public backend {
+  public:
+    explicit slack_backend(const slack_config& cfg)
+        : transport_(options(cfg)), origin_(origin_of(cfg.webhook_url)) {
+        message_.mention = cfg.mention;
+        message_.service = cfg.service;
+        message_.hostname = cfg.hostname.empty() ? host_name() : cfg.hostname;
+        message_.max_detailed = cfg.max_detailed;
+        request_.url = cfg.webhook_url;
+        request_.headers = {{"Content-Type", "application/json; charset=utf-8"}};
+    }
+
+    batch_result write(record_span batch, const write_context&) override {
+        // One message for the whole batch: the engine's min_write_interval keeps the rate.
+        request_.body = detail::slack_message(batch, message_);
+        const detail::http_response response = transport_.post(request_);
+        switch (response.status) {
+            case 400:
+            case 403:
+            case 404:
+            case 410: {
+                std::string why = utf8::sanitize(response.body.substr(0, 200));
+                why = why.substr(0, why.find('\n'));
+                return batch_result::with(
+                    batch_result::outcome::disable,
+                    "Slack refused the webhook (HTTP " + std::to_string(response.status) +
+                        (why.empty() ? "" : ": " + why) +
+                        "): the webhook is invalid or revoked, or its channel is archived; "
+                        "check SLACK_WEBHOOK_URL. The sink has stopped posting");
+            }
+            default:
+                return detail::classify_response(response, "Slack webhook");
+        }
+    }
+
+    void interrupt() noexcept override { transport_.interrupt(); }
+
+    nlohmann::json extra_stats() const override { return nlohmann::json{{"webhook", origin_}}; }
+
+  private:
+    static detail::http_options options(const slack_config& cfg) {
+        detail::http_options o;
+        o.connect_timeout = cfg.connect_timeout;
+        o.total_timeout = cfg.timeout;
+        o.ca_bundle = cfg.ca_bundle;
+        o.user_agent = "spdlog_ext slack_error_sink";
+        return o;
+    }
+
+    detail::http_transport transport_;
+    std::string origin_;
+    detail::slack_message_options message_;
+    detail::http_request request_;
+};
+
+// "<!here>", "<!channel>", "<!everyone>", "<@U0123ABC>", "<!subteam^S0123ABC>".
+bool valid_mention(const std::string& m) {
+    if (m == "<!here>" || m == "<!channel>" || m == "<!everyone>") {
+        return true;
+    }
+    const auto id_is = [&](std::string_view prefix) {
+        if (m.size() <= prefix.size() + 1 || m.compare(0, prefix.size(), prefix) != 0 ||
+            m.back() != '>') {
+            return false;
+        }
+        return std::all_of(m.begin() + static_cast<std::ptrdiff_t>(prefix.size()), m.end() - 1,
+                           [](unsigned char c) { return std::isalnum(c); });
+    };
+    return id_is("<@") || id_is("<!subteam^");
+}
+
+engine_config prepared_engine(const slack_config& cfg) {
+    engine_config engine = cfg.engine;
+    if (engine.name.empty()) {
+        engine.name = "slack";
+    }
+    // The whole URL is the credential; its path alone too (it may appear without the host).
+    engine.secrets.push_back(cfg.webhook_url);
+    const auto scheme = cfg.webhook_url.find("://");
+    const auto path = cfg.webhook_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    if (path != std::string::npos && cfg.webhook_url.size() - path > 1) {
+        engine.secrets.push_back(cfg.webhook_url.substr(path));
+    }
+    return engine;
+}
+}  // namespace
+
+slack_config slack_config::from_env() {
+    return detail::slack_config_from(env_options("slack"));
+}
+
+namespace detail {
+
+void validate_slack_config(const slack_config& cfg) {
+    const std::string& url = cfg.webhook_url;
+    if (url.empty()) {
+        throw config_error("SLACK_WEBHOOK_URL",
+                           "SLACK_WEBHOOK_URL is not set: the slack backend needs an incoming "
+                           "webhook URL (Slack app settings > Incoming Webhooks)");
+    }
+    if (std::any_of(url.begin(), url.end(),
+                    [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) {
+        throw config_error("SLACK_WEBHOOK_URL",
+                           "SLACK_WEBHOOK_URL contains a space, line break or control character");
+    }
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+        throw config_error("SLACK_WEBHOOK_URL",
+                           "SLACK_WEBHOOK_URL must start with https:// "
+                           "(https://hooks.slack.com/services/...)");
+    }
+    if (!cfg.mention.empty() && !valid_mention(cfg.mention)) {
+        throw config_error("LOG_SLACK_MENTION",
+                           "LOG_SLACK_MENTION must be <!here>, <!channel>, <!everyone>, "
+                           "<@USERID> or <!subteam^GROUPID>, not '" +
+                               utf8::sanitize(cfg.mention) + "'");
+    }
+    if (cfg.max_detailed < 1 || cfg.max_detailed > slack_max_detailed) {
+        throw config_error("LOG_SLACK_MAX_DETAILED",
+                           "LOG_SLACK_MAX_DETAILED must be between 1 and " +
+                               std::to_string(slack_max_detailed) +
+                               " (Slack allows 50 blocks per message)");
+    }
+    if (cfg.level == spdlog::level::off) {
+        throw config_error("LOG_SLACK_LEVEL",
+                           "LOG_SLACK_LEVEL is off: remove slack from LOG_BACKENDS instead");
+    }
+}
+
+std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
+    validate_slack_config(cfg);
+    return std::make_unique<slack_backend>(cfg);
+}
+
+slack_config slack_config_from(const env_options& env) {
+    slack_config cfg;
+    cfg.webhook_url = trim(getenv_value("SLACK_WEBHOOK_URL").value_or(""));
+    cfg.level = env.get_level("LEVEL", cfg.level);
+    cfg.mention = trim(env.get_string("MENTION", ""));
+    cfg.service = env.get_string("SERVICE", "");
+    cfg.hostname = env.get_string("HOSTNAME", "");
+    cfg.max_detailed = env.get_size("MAX_DETAILED", cfg.max_detailed);
+    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
+    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
+    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
+    env.apply_engine(cfg.engine);
+    validate_slack_config(cfg);
+    return cfg;
+}
+
+}  // namespace detail
+
+slack_error_sink::slack_error_sink(slack_config config)
+    : engine_sink(detail::make_slack_backend(config),  // validates the config
+                  prepared_engine(config)) {
+    set_level(config.level);
+}
+
+std::shared_ptr<spdlog::logger> slack_logger_mt(const std::string& logger_name,
+                                                slack_config config) {
+    auto logger = std::make_shared<spdlog::logger>(
+        logger_name, std::make_shared<slack_error_sink>(std::move(config)));
+    spdlog::register_logger(logger);
+    return logger;
+}
+
+std::shared_ptr<spdlog::logger> slack_logger_st(const std::string& logger_name,
+                                                slack_config config) {
+    return slack_logger_mt(logger_name, std::move(config));
+}
+
+}  // namespace spdlog_ext
