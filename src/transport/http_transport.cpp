@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 
 #include "core/text.h"
@@ -126,6 +127,11 @@ http_response http_transport::post(const http_request& request) {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a library's worker thread
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!request.username.empty()) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, request.username.c_str());
+        curl_easy_setopt(c, CURLOPT_PASSWORD, request.password.c_str());
+    }
     if (!s.options.ca_bundle.empty()) {
         curl_easy_setopt(c, CURLOPT_CAINFO, s.options.ca_bundle.c_str());
     }
@@ -161,6 +167,16 @@ http_response http_transport::post(const http_request& request) {
     }
     s.current = nullptr;
     return response;
+}
+
+std::string url_encode(std::string_view value) {
+    char* escaped = curl_easy_escape(nullptr, value.data(), static_cast<int>(value.size()));
+    if (escaped == nullptr) {
+        throw std::bad_alloc();
+    }
+    std::string out(escaped);
+    curl_free(escaped);
+    return out;
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(

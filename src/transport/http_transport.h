@@ -32,6 +32,9 @@ struct http_request {
     std::vector<std::pair<std::string, std::string>> headers;  // "Name", "value"
     std::string body;
     bool gzip = false;  // compress the body and send Content-Encoding: gzip
+    // HTTP basic authentication when `username` is not empty (libcurl encodes it).
+    std::string username;
+    std::string password;
 };
 
 struct http_response {
@@ -72,6 +75,9 @@ batch_result classify_response(const http_response& response, std::string_view w
 // gzip (RFC 1952) with zlib.
 std::string gzip_compress(std::string_view data);
 std::string gzip_decompress(std::string_view data);  // for tests and fake servers
+
+// Percent-encoding of a query parameter value (libcurl's).
+std::string url_encode(std::string_view value);
 
 // The URL without credentials, query or fragment (for messages and stats).
 std::string redact_url(const std::string& url);
