@@ -23,6 +23,7 @@
 #endif
 #ifdef SPDLOG_EXT_WITH_HTTP
 #include "sinks/datadog/datadog_backend.h"
+#include "sinks/influx/influx_backend.h"
 #include "sinks/slack/slack_backend.h"
 #endif
 
@@ -96,6 +97,9 @@ struct registry_state {
         };
         factories["slack"] = [](const env_options& env) -> spdlog::sink_ptr {
             return std::make_shared<slack_error_sink>(detail::slack_config_from(env));
+        };
+        factories["influx"] = [](const env_options& env) -> spdlog::sink_ptr {
+            return std::make_shared<influx_timeseries_sink>(detail::influx_config_from(env));
         };
 #endif
     }
