@@ -40,8 +40,11 @@ struct name_table {
 constexpr name_table measurement_table(false);
 constexpr name_table key_table(true);
 
+// In tags and measurements a backslash is literal unless it escapes the next character, so
+// only a trailing one is a problem; field keys are scanned differently by InfluxDB (a run of
+// backslashes before a separator is paired up), so there any backslash before a separator goes.
 void append_name(std::string& out, std::string_view name, const name_table& table,
-                 bool escape_equals) {
+                 bool escape_equals, bool field_key) {
     bool simple = true;
     for (char c : name) {
         if (table.attention[static_cast<unsigned char>(c)]) {
@@ -62,8 +65,10 @@ void append_name(std::string& out, std::string_view name, const name_table& tabl
         } else if (c == ',' || c == ' ' || (escape_equals && c == '=')) {
             out += '\\';
             out += c;
-        } else if (c == '\\' && i + 1 == valid.size()) {
-            out += fullwidth_backslash;  // "x\" before a separator cannot be parsed back
+        } else if (c == '\\' && (i + 1 == valid.size() ||
+                                 (field_key && (valid[i + 1] == ',' || valid[i + 1] == ' ' ||
+                                                valid[i + 1] == '=')))) {
+            out += fullwidth_backslash;  // cannot be parsed back as a backslash
         } else {
             out += c;
         }
@@ -135,7 +140,7 @@ bool append_field(std::string& out, std::string_view key, const json& value, boo
             break;
     }
     out += first ? ' ' : ',';
-    append_key(out, key);
+    append_field_key(out, key);
     out += '=';
     switch (value.type()) {
         case json::value_t::boolean:
@@ -188,11 +193,19 @@ bool is_metric(const record& r) {
 }  // namespace
 
 void append_measurement(std::string& out, std::string_view name) {
-    append_name(out, name, measurement_table, false);
+    if (!name.empty() && name.front() == '#') {
+        out += "\uFF03";  // a line starting with '#' is a comment: the point would vanish
+        name.remove_prefix(1);
+    }
+    append_name(out, name, measurement_table, false, false);
 }
 
-void append_key(std::string& out, std::string_view key) {
-    append_name(out, key, key_table, true);
+void append_tag(std::string& out, std::string_view text) {
+    append_name(out, text, key_table, true, false);
+}
+
+void append_field_key(std::string& out, std::string_view key) {
+    append_name(out, key, key_table, true, true);
 }
 
 void append_string_value(std::string& out, std::string_view value) {
@@ -239,11 +252,11 @@ std::size_t line_encoder::count_hash::operator()(const count_key& k) const noexc
 line_encoder::line_encoder(line_protocol_options options) : options_(std::move(options)) {
     if (!options_.hostname.empty()) {
         host_tag_ = ",host=";
-        append_key(host_tag_, options_.hostname);
+        append_tag(host_tag_, options_.hostname);
     }
     if (!options_.service.empty()) {
         service_tag_ = ",service=";
-        append_key(service_tag_, options_.service);
+        append_tag(service_tag_, options_.service);
     }
 }
 
@@ -315,7 +328,7 @@ void line_encoder::encode_record(const record& r, std::string& out) {
             if (r.logger_name != last_logger_) {
                 last_logger_ = r.logger_name;
                 last_logger_escaped_.clear();
-                append_key(last_logger_escaped_, r.logger_name);
+                append_tag(last_logger_escaped_, r.logger_name);
             }
             out += last_logger_escaped_;
         }
@@ -334,9 +347,9 @@ void line_encoder::encode_record(const record& r, std::string& out) {
         std::sort(tags_.begin(), tags_.end());
         for (const auto& [key, value] : tags_) {
             out += ',';
-            append_key(out, key);
+            append_tag(out, key);
             out += '=';
-            append_key(out, value);
+            append_tag(out, value);
         }
     }
     const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
@@ -381,9 +394,9 @@ void line_encoder::encode_metric(const record& r, std::string& out, bool& produc
     std::sort(tags_.begin(), tags_.end());
     for (const auto& [key, value] : tags_) {
         out += ',';
-        append_key(out, key);
+        append_tag(out, key);
         out += '=';
-        append_key(out, value);
+        append_tag(out, value);
     }
     const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
     bool first = true;
@@ -422,7 +435,7 @@ void line_encoder::encode_level_counts(std::string& out) {
         out += level_tag(static_cast<spdlog::level::level_enum>(key.level));
         if (!key.logger.empty()) {
             out += ",logger=";
-            append_key(out, key.logger);
+            append_tag(out, key.logger);
         }
         out += service_tag_;
         out += " count=";

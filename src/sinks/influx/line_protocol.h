@@ -4,8 +4,10 @@
 // keys (comma, '=', space), string field values ('"', '\'), integers 123i (123u for values above
 // INT64_MAX when the server takes unsigned, else a float), floats in shortest round-trip form,
 // booleans; NaN/Inf fields dropped and counted; empty tag values omitted; control characters and
-// invalid UTF-8 in names made safe (U+FFFD); a name ending in '\' (unparsable) gets U+FF3C
-// instead; keys `time` or `_...` renamed (field_time, field__x / tag_...); tags sorted by key.
+// invalid UTF-8 in names made safe (U+FFFD); a backslash InfluxDB cannot read back (ending a
+// name, or before a separator in a field key) becomes U+FF3C, a measurement's leading '#' (a
+// comment line) U+FF03; keys `time` or `_...` renamed
+// (field_time, field__x / tag_...); tags sorted by key.
 #pragma once
 
 #include <cstddef>
@@ -38,7 +40,8 @@ struct line_protocol_stats {
 
 // Escaping of one token (exposed for tests and fuzzing).
 void append_measurement(std::string& out, std::string_view name);
-void append_key(std::string& out, std::string_view key);  // tag keys, tag values, field keys
+void append_tag(std::string& out, std::string_view text);  // tag keys and values
+void append_field_key(std::string& out, std::string_view key);
 void append_string_value(std::string& out, std::string_view value);  // "..." with escapes
 void append_float(std::string& out, double value);  // shortest round-trip; finite values only
 

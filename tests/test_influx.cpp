@@ -1,0 +1,574 @@
+// influx_timeseries_sink without a server: the line-protocol encoder checked by an independent
+// strict parser (tests/support/line_protocol_parser.h), and the sink against a fake InfluxDB v2
+// write API (tests/support/fake_influx_v2.h): token/org/bucket, gzip, 422 partial writes, 413,
+// 429, 401, configuration. The real InfluxDB 1.x is in tests/integration/test_influx.cpp.
+#include <doctest/doctest.h>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sinks/influx/line_protocol.h"
+#include "spdlog_ext/config_error.h"
+#include "spdlog_ext/fields.h"
+#include "spdlog_ext/metrics.h"
+#include "spdlog_ext/record.h"
+#include "spdlog_ext/sinks/influx_timeseries_sink.h"
+#include "support/env_guard.h"
+#include "support/fake_influx_v2.h"
+#include "support/line_protocol_parser.h"
+#include "support/sink_checks.h"
+#include "support/test_backends.h"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using spdlog_ext::detail::line_encoder;
+using spdlog_ext::detail::line_protocol_options;
+using test::check_accounting;
+
+namespace {
+
+const spdlog::log_clock::time_point t0{std::chrono::seconds(1795000000)};
+
+spdlog_ext::record make_record(std::string message, json fields = nullptr,
+                               spdlog::log_clock::time_point time = t0,
+                               spdlog::level::level_enum level = spdlog::level::info,
+                               std::string logger = "app") {
+    spdlog_ext::record r;
+    r.time = time;
+    r.level = level;
+    r.logger_name = std::move(logger);
+    r.message = std::move(message);
+    r.fields = std::move(fields);
+    return r;
+}
+
+line_protocol_options options(bool unsigned_integers = true) {
+    line_protocol_options o;
+    o.hostname = "web-1";
+    o.service = "shop";
+    o.unsigned_integers = unsigned_integers;
+    return o;
+}
+
+// Encodes and parses back strictly; fails the test on any parse error.
+std::vector<test::lp::point> round_trip(line_encoder& encoder,
+                                        const std::vector<spdlog_ext::record>& records,
+                                        bool allow_unsigned = true) {
+    std::string body;
+    encoder.encode({records.data(), records.size()}, body);
+    const auto parsed = test::lp::parse(body, allow_unsigned);
+    for (const auto& e : parsed.errors) {
+        MESSAGE("parse error: " << e);
+    }
+    CHECK(parsed.errors.empty());
+    return parsed.points;
+}
+
+std::string tag(const test::lp::point& p, const std::string& key) {
+    for (const auto& [k, v] : p.tags) {
+        if (k == key) {
+            return v;
+        }
+    }
+    return "<absent>";
+}
+
+struct influx_fixture {
+    std::shared_ptr<test::capture_sink_mt> fallback = std::make_shared<test::capture_sink_mt>();
+    std::shared_ptr<test::error_log> errors = std::make_shared<test::error_log>();
+
+    spdlog_ext::influx_config config(const test::fake_influx_v2& server) const {
+        spdlog_ext::influx_config cfg;
+        cfg.url = server.url();
+        cfg.api = spdlog_ext::influx_api::v2;
+        cfg.token = "test-token";
+        cfg.org = "test-org";
+        cfg.bucket = "test-bucket";
+        cfg.hostname = "web-1";
+        cfg.timeout = 1s;
+        cfg.engine.batch_max_delay = 20ms;
+        cfg.engine.retry_initial = 20ms;
+        cfg.engine.retry_max_delay = 200ms;
+        cfg.engine.fallback = fallback;
+        auto errs = errors;
+        cfg.engine.error_handler = [errs](const std::string& line) { errs->add(line); };
+        return cfg;
+    }
+};
+
+void check_no_violations(const test::fake_influx_v2& server) {
+    const auto v = server.violations();
+    for (std::size_t i = 0; i < v.size() && i < 5; ++i) {
+        MESSAGE("protocol violation: " << v[i]);
+    }
+    CHECK(v.size() == 0);
+    CHECK(server.collapsed().empty());  // no point was overwritten by a different one
+}
+
+std::set<std::string> messages_of(const std::vector<test::lp::point>& points) {
+    std::set<std::string> out;
+    for (const auto& p : points) {
+        const auto it = p.fields.find("message");
+        if (it != p.fields.end()) {
+            out.insert(it->second.s);
+        }
+    }
+    return out;
+}
+
+// InfluxDB pairs up backslashes before a separator in field keys: such a backslash (or one that
+// ends the key) is written as U+FF3C instead.
+std::string as_field_key(const std::string& key) {
+    std::string out;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        const bool unreadable = key[i] == '\\' && (i + 1 == key.size() || key[i + 1] == ',' ||
+                                                   key[i + 1] == ' ' || key[i + 1] == '=');
+        out += unreadable ? std::string("\xef\xbc\xbc") : std::string(1, key[i]);
+    }
+    return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_SUITE("influx") {
+    TEST_CASE("line protocol - nasty names and strings parse back to what was logged") {
+        line_encoder encoder(options());
+        const std::vector<std::string> nasty = {
+            "comma,here",   "space here", "equals=here", "quote\"here", "back\\slash",
+            "back\\,comma", "emoji 🎉",    "semi;colon",  "a\\ b",       "=,\\ \"",
+        };
+        std::vector<spdlog_ext::record> records;
+        for (const auto& s : nasty) {
+            json fields{{"k " + s, s}};
+            records.push_back(make_record("msg " + s, fields, t0, spdlog::level::warn, s));
+        }
+        const auto points = round_trip(encoder, records);
+        REQUIRE(points.size() == nasty.size());
+        for (std::size_t i = 0; i < nasty.size(); ++i) {
+            CAPTURE(nasty[i]);
+            const auto& p = points[i];
+            CHECK(p.measurement == "logs");
+            CHECK(tag(p, "logger") == nasty[i]);
+            CHECK(tag(p, "level") == "warning");
+            CHECK(tag(p, "host") == "web-1");
+            CHECK(tag(p, "service") == "shop");
+            CHECK(p.fields.at("message").s == "msg " + nasty[i]);
+            CHECK(p.fields.at(as_field_key("k " + nasty[i])).s == nasty[i]);
+        }
+    }
+
+    TEST_CASE("line protocol - what cannot be written as is is made safe") {
+        line_encoder encoder(options());
+        const std::string nul_message("new\nline \r\t kept, NUL\0 not", 26);
+        std::vector<spdlog_ext::record> records;
+        records.push_back(make_record(nul_message, json{{"region", "eu\\"}}, t0, spdlog::level::err,
+                                      "bad\xff\xfeutf8\nlogger"));
+        records.push_back(make_record("", json{{"time", 5}, {"_x", true}, {"message", "dup"}}));
+        const auto points = round_trip(encoder, records);
+        REQUIRE(points.size() == 2);
+        // String values keep \n \r \t (InfluxDB stores them); NUL becomes U+FFFD.
+        CHECK(points[0].fields.at("message").s ==
+              std::string("new\nline \r\t kept, NUL\xef\xbf\xbd not"));
+        // Names: invalid UTF-8 and control characters become U+FFFD.
+        CHECK(tag(points[0], "logger") == "bad\xef\xbf\xbd\xef\xbf\xbdutf8\xef\xbf\xbdlogger");
+        // A trailing backslash cannot be parsed back: U+FF3C takes its place.
+        CHECK(points[0].fields.at("region").s == "eu\\");  // as a string value it is fine
+        // Reserved keys are renamed; an empty message is still a field.
+        CHECK(points[1].fields.at("message").s.empty());
+        CHECK(points[1].fields.at("field_time").i == 5);
+        CHECK(points[1].fields.at("field__x").b);
+        CHECK(points[1].fields.at("field_message").s == "dup");
+        CHECK(encoder.stats().renamed_keys == 0);  // not committed yet
+        encoder.commit();
+        CHECK(encoder.stats().renamed_keys == 3);
+
+        // A measurement starting with '#' would make the line a comment.
+        std::string hash;
+        spdlog_ext::detail::append_measurement(hash, "#cpu");
+        CHECK(hash ==
+              "\xef\xbc\x83"
+              "cpu");  // U+FF03
+
+        line_protocol_options tagged = options();
+        tagged.tag_fields = {"region", "level", "empty"};
+        line_encoder tag_encoder(tagged);
+        const auto tagged_points = round_trip(
+            tag_encoder, {make_record("m", json{{"region", "eu\\"}, {"level", 3}, {"empty", ""}})});
+        REQUIRE(tagged_points.size() == 1);
+        CHECK(tag(tagged_points[0], "region") == "eu\xef\xbc\xbc");  // U+FF3C
+        CHECK(tag(tagged_points[0], "tag_level") == "3");  // would clash with our level tag
+        CHECK(tag(tagged_points[0], "level") == "info");
+        CHECK(tag(tagged_points[0], "empty") == "<absent>");  // empty tag values are omitted
+        CHECK(tagged_points[0].fields.count("region") == 0);  // a tag, not also a field
+    }
+
+    TEST_CASE("line protocol - field types and numbers") {
+        const json fields{{"int", -42},
+                          {"uint_small", 42u},
+                          {"uint_big", std::numeric_limits<std::uint64_t>::max()},
+                          {"float", 0.1},
+                          {"huge", 1e300},
+                          {"tiny", -1.5e-7},
+                          {"negzero", -0.0},
+                          {"whole", 3.0},
+                          {"yes", true},
+                          {"no", false},
+                          {"text", "3"},
+                          {"nested", {{"a", {1, 2}}}},
+                          {"nan", std::nan("")},
+                          {"inf", std::numeric_limits<double>::infinity()},
+                          {"null", nullptr}};
+        for (bool with_unsigned : {true, false}) {
+            CAPTURE(with_unsigned);
+            line_encoder encoder(options(with_unsigned));
+            const auto points = round_trip(encoder, {make_record("m", fields)}, with_unsigned);
+            REQUIRE(points.size() == 1);
+            const auto& f = points[0].fields;
+            using kind = test::lp::value;
+            CHECK(f.at("int").kind == kind::integer);
+            CHECK(f.at("int").i == -42);
+            CHECK(f.at("uint_small").kind == kind::integer);
+            CHECK(f.at("uint_small").i == 42);
+            if (with_unsigned) {
+                CHECK(f.at("uint_big").kind == kind::unsigned_integer);
+                CHECK(f.at("uint_big").u == std::numeric_limits<std::uint64_t>::max());
+            } else {
+                CHECK(f.at("uint_big").kind == kind::floating);
+            }
+            CHECK(f.at("float").kind == kind::floating);
+            CHECK(f.at("float").f == 0.1);  // shortest round-trip text parses to the same double
+            CHECK(f.at("huge").f == 1e300);
+            CHECK(f.at("tiny").f == -1.5e-7);
+            CHECK(std::signbit(f.at("negzero").f));
+            CHECK(f.at("whole").kind == kind::floating);  // stays a float, never 3i
+            CHECK(f.at("yes").kind == kind::boolean);
+            CHECK(f.at("yes").b);
+            CHECK_FALSE(f.at("no").b);
+            CHECK(f.at("text").kind == kind::string);
+            CHECK(f.at("nested").s == R"({"a":[1,2]})");
+            CHECK(f.count("nan") == 0);
+            CHECK(f.count("inf") == 0);
+            CHECK(f.count("null") == 0);
+            encoder.commit();
+            CHECK(encoder.stats().nan_fields_dropped == 2);
+        }
+        std::string text;
+        spdlog_ext::detail::append_float(text, 0.1);
+        CHECK(text == "0.1");
+    }
+
+    TEST_CASE("line protocol - tags are sorted and the series key is stable") {
+        line_protocol_options o = options();
+        o.tag_fields = {"zone", "app_version", "a"};
+        line_encoder encoder(o);
+        std::string body;
+        const std::vector<spdlog_ext::record> records = {
+            make_record("m", json{{"zone", "z1"}, {"app_version", "2"}, {"a", "x"}})};
+        encoder.encode({records.data(), records.size()}, body);
+        CHECK(body.rfind("logs,a=x,app_version=2,host=web-1,level=info,logger=app,service=shop,"
+                         "zone=z1 message=\"m\" ",
+                         0) == 0);
+    }
+
+    TEST_CASE("line protocol - same-timestamp records become distinct points deterministically") {
+        line_encoder encoder(options());
+        std::vector<spdlog_ext::record> records;
+        for (int i = 0; i < 1000; ++i) {
+            records.push_back(make_record("same " + std::to_string(i)));
+        }
+        std::string first;
+        encoder.encode({records.data(), records.size()}, first);
+        encoder.rollback();  // e.g. a 503: the retry must write the very same points
+        std::string again;
+        encoder.encode({records.data(), records.size()}, again);
+        CHECK(first == again);
+        const auto parsed = test::lp::parse(again, true);
+        REQUIRE(parsed.points.size() == 1000);
+        const std::int64_t base =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
+        for (std::size_t i = 0; i < parsed.points.size(); ++i) {
+            CHECK(*parsed.points[i].timestamp == base + static_cast<std::int64_t>(i));
+        }
+        encoder.commit();
+        CHECK(encoder.stats().timestamps_shifted == 999);
+
+        // The next batch continues after the committed points; another series is not moved.
+        const std::vector<spdlog_ext::record> more = {
+            make_record("later"), make_record("other series", nullptr, t0, spdlog::level::err)};
+        const auto next = round_trip(encoder, more);
+        REQUIRE(next.size() == 2);
+        CHECK(*next[0].timestamp == base + 1000);
+        CHECK(*next[1].timestamp == base);
+
+        // A backfilled metric far in the past only avoids exact clashes.
+        encoder.commit();
+        const auto old_time = t0 - std::chrono::hours(1);
+        const std::vector<spdlog_ext::record> old = {make_record("old", nullptr, old_time),
+                                                     make_record("old", nullptr, old_time)};
+        const auto backfill = round_trip(encoder, old);
+        REQUIRE(backfill.size() == 2);
+        CHECK(*backfill[0].timestamp == base - 3600 * 1000000000LL);
+        CHECK(*backfill[1].timestamp == base - 3600 * 1000000000LL + 1);
+    }
+
+    TEST_CASE("line protocol - metric records are written as exactly their point") {
+        line_encoder encoder(options());
+        const json metric{{spdlog_ext::metric_field,
+                           {{"measurement", "http requests"},
+                            {"tags", {{"route", "/pay"}, {"code", "200"}, {"empty", ""}}},
+                            {"fields", {{"count", 1}, {"latency_ms", 12.5}}}}}};
+        const json all_nan{
+            {spdlog_ext::metric_field,
+             {{"measurement", "m"}, {"tags", json::object()}, {"fields", {{"x", std::nan("")}}}}}};
+        const std::vector<spdlog_ext::record> records = {make_record("metric ...", metric),
+                                                         make_record("metric ...", all_nan)};
+        std::string body;
+        std::vector<std::size_t> skipped;
+        CHECK(encoder.encode({records.data(), records.size()}, body, nullptr, &skipped) == 1);
+        CHECK(skipped == std::vector<std::size_t>{1});
+        const auto parsed = test::lp::parse(body, true);
+        REQUIRE(parsed.points.size() == 1);
+        const auto& p = parsed.points[0];
+        CHECK(p.measurement == "http requests");
+        CHECK(p.tags ==
+              std::vector<std::pair<std::string, std::string>>{{"code", "200"}, {"route", "/pay"}});
+        CHECK(p.fields.size() == 2);
+        CHECK(p.fields.at("count").i == 1);
+        CHECK(p.fields.at("latency_ms").f == 12.5);
+    }
+
+    TEST_CASE("line protocol - level counts are cumulative per interval and idempotent") {
+        line_protocol_options o = options();
+        o.level_counts_interval_ns = 10'000'000'000;  // 10 s
+        line_encoder encoder(o);
+        const auto counts = [](const std::vector<test::lp::point>& points) {
+            std::map<std::string, std::int64_t> out;
+            for (const auto& p : points) {
+                if (p.measurement == "log_counts") {
+                    out[tag(p, "level") + "/" + tag(p, "logger")] = p.fields.at("count").i;
+                }
+            }
+            return out;
+        };
+        std::vector<spdlog_ext::record> first = {
+            make_record("a", nullptr, t0, spdlog::level::err),
+            make_record("b", nullptr, t0 + 1s, spdlog::level::err),
+            make_record("c", nullptr, t0 + 2s, spdlog::level::info, "db")};
+        auto c1 = counts(round_trip(encoder, first));
+        CHECK(c1["error/app"] == 2);
+        CHECK(c1["info/db"] == 1);
+        encoder.rollback();  // not delivered: counted again on the retry, not twice
+        c1 = counts(round_trip(encoder, first));
+        CHECK(c1["error/app"] == 2);
+        encoder.commit();
+        const auto c2 =
+            counts(round_trip(encoder, {make_record("d", nullptr, t0 + 3s, spdlog::level::err)}));
+        CHECK(c2.at("error/app") == 3);   // the whole interval so far
+        CHECK(c2.count("info/db") == 0);  // untouched intervals are not rewritten
+    }
+
+    TEST_CASE("v2 write API - token org bucket precision and gzip validated") {
+        test::influx_v2_options server_options;
+        server_options.expect_gzip = true;
+        test::fake_influx_v2 server(server_options);
+        influx_fixture fx;
+        auto cfg = fx.config(server);
+        cfg.gzip = true;
+        cfg.tag_fields = {"tenant"};
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        for (int i = 0; i < 3000; ++i) {
+            spdlog_ext::log(logger, spdlog::level::info,
+                            {{"tenant", "t" + std::to_string(i % 3)}, {"seq", i}}, "record {}", i);
+        }
+        const auto same_time = spdlog::log_clock::now();
+        for (int i = 0; i < 500; ++i) {
+            logger.log(same_time, spdlog::source_loc{}, spdlog::level::warn, "burst");
+        }
+        spdlog_ext::record_metric(logger, "queue", {{"name", "orders"}}, {{"depth", 17}});
+        REQUIRE(sink->flush_for(5s));
+        check_no_violations(server);
+        const auto points = server.points();
+        CHECK(points.size() == 3501);
+        std::set<std::int64_t> seqs;
+        std::size_t bursts = 0;
+        for (const auto& p : points) {
+            if (p.fields.count("seq")) {
+                seqs.insert(p.fields.at("seq").i);
+                CHECK(tag(p, "tenant") == "t" + std::to_string(p.fields.at("seq").i % 3));
+            }
+            bursts += p.fields.count("message") && p.fields.at("message").s == "burst" ? 1 : 0;
+        }
+        CHECK(seqs.size() == 3000);
+        CHECK(bursts == 500);
+        const auto s = sink->stats();
+        CHECK(s.delivered == 3501);
+        check_accounting(s, 3501);
+        CHECK(s.backend["timestamps_shifted"].get<std::uint64_t>() >= 499);
+    }
+
+    TEST_CASE("422 partial write - refused points to the fallback with the reason - rest written") {
+        test::fake_influx_v2 server;
+        server.set_faults([](const test::influx_request&, const std::vector<test::lp::point>& pts) {
+            std::vector<std::size_t> bad;
+            for (std::size_t i = 0; i < pts.size(); ++i) {
+                if (pts[i].fields.count("poison")) {
+                    bad.push_back(i);
+                }
+            }
+            return bad.empty() ? test::influx_fault{} : test::influx_fault::reject(bad);
+        });
+        influx_fixture fx;
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(fx.config(server));
+        spdlog::logger logger("app", sink);
+        for (int i = 0; i < 1000; ++i) {
+            if (i % 250 == 7) {
+                spdlog_ext::log(logger, spdlog::level::info, {{"poison", true}}, "bad {}", i);
+            } else {
+                logger.info("good {}", i);
+            }
+        }
+        REQUIRE(sink->flush_for(10s));
+        check_no_violations(server);
+        const auto written = messages_of(server.points());
+        std::size_t good = 0;
+        for (const auto& m : written) {
+            good += m.rfind("good ", 0) == 0 ? 1 : 0;
+            CHECK(m.rfind("bad ", 0) != 0);
+        }
+        CHECK(good == 996);
+        const auto s = sink->stats();
+        CHECK(s.delivered == 996);
+        CHECK(s.fallback == 4);
+        check_accounting(s, 1000);
+        for (const auto& r : fx.fallback->records()) {
+            CHECK(r.message.rfind("bad ", 0) == 0);
+            CHECK(contains(r.fields.value("fallback_reason", ""), "partial write"));
+        }
+    }
+
+    TEST_CASE("413 splits the batch until each request fits") {
+        test::influx_v2_options server_options;
+        server_options.max_body_bytes = 20000;
+        test::fake_influx_v2 server(server_options);
+        influx_fixture fx;
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(fx.config(server));
+        spdlog::logger logger("app", sink);
+        for (int i = 0; i < 2000; ++i) {
+            logger.info("record {} {}", i, std::string(40, 'x'));
+        }
+        REQUIRE(sink->flush_for(10s));
+        check_no_violations(server);
+        CHECK(messages_of(server.points()).size() == 2000);
+        bool saw_413 = false;
+        for (const auto& r : server.requests()) {
+            saw_413 = saw_413 || r.status == 413;
+        }
+        CHECK(saw_413);
+        check_accounting(sink->stats(), 2000);
+        CHECK(sink->stats().delivered == 2000);
+    }
+
+    TEST_CASE("429 and 503 with Retry-After - the next write waits") {
+        test::fake_influx_v2 server;
+        server.set_faults([](const test::influx_request& r, const std::vector<test::lp::point>&) {
+            if (r.index == 0) {
+                return test::influx_fault::answer(429, "1");
+            }
+            if (r.index == 1) {
+                return test::influx_fault::answer(503, "1");
+            }
+            return test::influx_fault{};
+        });
+        influx_fixture fx;
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(fx.config(server));
+        spdlog::logger logger("app", sink);
+        logger.error("must arrive");
+        REQUIRE(sink->flush_for(10s));
+        const auto requests = server.requests();
+        REQUIRE(requests.size() == 3);
+        CHECK(requests[1].arrived - requests[0].arrived >= 990ms);
+        CHECK(requests[2].arrived - requests[1].arrived >= 990ms);
+        check_no_violations(server);
+        CHECK(messages_of(server.points()) == std::set<std::string>{"must arrive"});
+        check_accounting(sink->stats(), 1);
+    }
+
+    TEST_CASE("401 stops the sink with one error naming INFLUX_TOKEN - the token never shown") {
+        test::fake_influx_v2 server;
+        influx_fixture fx;
+        auto cfg = fx.config(server);
+        cfg.token = "wrong-secret-token";
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        for (int i = 0; i < 10; ++i) {
+            logger.info("r {}", i);
+        }
+        REQUIRE(sink->flush_for(5s));
+        logger.info("after");
+        REQUIRE(sink->flush_for(5s));
+        CHECK(server.auth_failures() == 1);
+        const auto s = sink->stats();
+        CHECK(s.disabled);
+        CHECK(s.fallback == 11);
+        check_accounting(s, 11);
+        CHECK(contains(fx.errors->text(), "INFLUX_TOKEN"));
+        CHECK_FALSE(contains(fx.errors->text(), "wrong-secret-token"));
+        CHECK_FALSE(contains(s.to_json().dump(), "wrong-secret-token"));
+        for (const auto& r : fx.fallback->records()) {
+            CHECK_FALSE(contains(r.fields.dump(), "wrong-secret-token"));
+        }
+    }
+
+    TEST_CASE("configuration - INFLUX_* variables choose the API and name what is missing") {
+        test::env_guard env{{"INFLUX_HOST", nullptr},          {"INFLUX_TOKEN", nullptr},
+                            {"INFLUX_ORG", nullptr},           {"INFLUX_BUCKET", nullptr},
+                            {"INFLUX_DATABASE", nullptr},      {"INFLUX_USERNAME", nullptr},
+                            {"INFLUX_PASSWORD", nullptr},      {"LOG_INFLUX_API", nullptr},
+                            {"LOG_INFLUX_TAG_FIELDS", nullptr}};
+        const auto variable_of = [] {
+            try {
+                spdlog_ext::influx_config::from_env();
+            } catch (const spdlog_ext::config_error& e) {
+                return e.variable();
+            }
+            return std::string("<no error>");
+        };
+        CHECK(variable_of() == "INFLUX_HOST");
+        test::env_guard host{{"INFLUX_HOST", "http://influx.local:8086/"}};
+        CHECK(variable_of() == "INFLUX_BUCKET");  // neither v1 nor v2 settings
+        {
+            test::env_guard v2{{"INFLUX_TOKEN", "tok"}, {"INFLUX_ORG", "my org"}};
+            CHECK(variable_of() == "INFLUX_BUCKET");
+            test::env_guard bucket{{"INFLUX_BUCKET", "logs&x"},
+                                   {"LOG_INFLUX_TAG_FIELDS", " region , tenant,"}};
+            const auto cfg = spdlog_ext::influx_config::from_env();
+            CHECK(cfg.api == spdlog_ext::influx_api::v2);
+            CHECK(
+                cfg.write_url() ==
+                "http://influx.local:8086/api/v2/write?org=my%20org&bucket=logs%26x&precision=ns");
+            CHECK(cfg.tag_fields == std::vector<std::string>{"region", "tenant"});
+        }
+        {
+            test::env_guard v1{{"INFLUX_DATABASE", "logs"}, {"INFLUX_PASSWORD", "pw"}};
+            CHECK(variable_of() == "INFLUX_USERNAME");
+            test::env_guard user{{"INFLUX_USERNAME", "u"}};
+            const auto cfg = spdlog_ext::influx_config::from_env();
+            CHECK(cfg.api == spdlog_ext::influx_api::v1);
+            CHECK(cfg.write_url() == "http://influx.local:8086/write?db=logs&precision=ns");
+            test::env_guard forced{{"LOG_INFLUX_API", "v2"}};
+            CHECK(variable_of() == "INFLUX_TOKEN");
+        }
+    }
+}
