@@ -128,8 +128,9 @@ std::set<std::string> messages_of(const std::vector<test::lp::point>& points) {
 std::string as_field_key(const std::string& key) {
     std::string out;
     for (std::size_t i = 0; i < key.size(); ++i) {
-        const bool unreadable = key[i] == '\\' && (i + 1 == key.size() || key[i + 1] == ',' ||
-                                                   key[i + 1] == ' ' || key[i + 1] == '=');
+        const bool unreadable =
+            key[i] == '\\' && (i + 1 == key.size() || key[i + 1] == ',' || key[i + 1] == ' ' ||
+                               key[i + 1] == '=' || key[i + 1] == '"');
         out += unreadable ? std::string("\xef\xbc\xbc") : std::string(1, key[i]);
     }
     return out;
@@ -145,8 +146,8 @@ TEST_SUITE("influx") {
     TEST_CASE("line protocol - nasty names and strings parse back to what was logged") {
         line_encoder encoder(options());
         const std::vector<std::string> nasty = {
-            "comma,here",   "space here", "equals=here", "quote\"here", "back\\slash",
-            "back\\,comma", "emoji 🎉",    "semi;colon",  "a\\ b",       "=,\\ \"",
+            "comma,here", "space here", "equals=here", "quote\"here", "back\\slash", "back\\,comma",
+            "emoji 🎉",    "semi;colon", "a\\ b",       "=,\\ \"",     "q\\\"uote",
         };
         std::vector<spdlog_ext::record> records;
         for (const auto& s : nasty) {

@@ -67,7 +67,7 @@ void append_name(std::string& out, std::string_view name, const name_table& tabl
             out += c;
         } else if (c == '\\' && (i + 1 == valid.size() ||
                                  (field_key && (valid[i + 1] == ',' || valid[i + 1] == ' ' ||
-                                                valid[i + 1] == '=')))) {
+                                                valid[i + 1] == '=' || valid[i + 1] == '"')))) {
             out += fullwidth_backslash;  // cannot be parsed back as a backslash
         } else {
             out += c;
