@@ -8,6 +8,7 @@
 #include "core/text.h"
 #include "core/utf8.h"
 #include "sinks/datadog/datadog_backend.h"
+#include "sinks/logger_factory.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/record.h"
 #include "transport/http_transport.h"
@@ -320,10 +321,7 @@ datadog_http_sink::datadog_http_sink(datadog_config config)
 
 std::shared_ptr<spdlog::logger> datadog_logger_mt(const std::string& logger_name,
                                                   datadog_config config) {
-    auto logger = std::make_shared<spdlog::logger>(
-        logger_name, std::make_shared<datadog_http_sink>(std::move(config)));
-    spdlog::register_logger(logger);
-    return logger;
+    return detail::registered_logger<datadog_http_sink>(logger_name, std::move(config));
 }
 
 std::shared_ptr<spdlog::logger> datadog_logger_st(const std::string& logger_name,

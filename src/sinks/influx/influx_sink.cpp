@@ -8,6 +8,7 @@
 #include "core/utf8.h"
 #include "sinks/influx/influx_backend.h"
 #include "sinks/influx/line_protocol.h"
+#include "sinks/logger_factory.h"
 #include "transport/http_transport.h"
 
 namespace spdlog_ext {
@@ -316,10 +317,7 @@ influx_timeseries_sink::influx_timeseries_sink(influx_config config)
 
 std::shared_ptr<spdlog::logger> influx_logger_mt(const std::string& logger_name,
                                                  influx_config config) {
-    auto logger = std::make_shared<spdlog::logger>(
-        logger_name, std::make_shared<influx_timeseries_sink>(std::move(config)));
-    spdlog::register_logger(logger);
-    return logger;
+    return detail::registered_logger<influx_timeseries_sink>(logger_name, std::move(config));
 }
 
 std::shared_ptr<spdlog::logger> influx_logger_st(const std::string& logger_name,

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/levels.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/metrics.h"
@@ -72,25 +73,6 @@ void append_name(std::string& out, std::string_view name, const name_table& tabl
         } else {
             out += c;
         }
-    }
-}
-
-const char* level_tag(spdlog::level::level_enum level) {
-    switch (level) {
-        case spdlog::level::trace:
-            return "trace";
-        case spdlog::level::debug:
-            return "debug";
-        case spdlog::level::info:
-            return "info";
-        case spdlog::level::warn:
-            return "warning";
-        case spdlog::level::err:
-            return "error";
-        case spdlog::level::critical:
-            return "critical";
-        default:
-            return "off";
     }
 }
 
@@ -260,6 +242,16 @@ line_encoder::line_encoder(line_protocol_options options) : options_(std::move(o
     }
 }
 
+void line_encoder::append_sorted_tags(std::string& out) {
+    std::sort(tags_.begin(), tags_.end());
+    for (const auto& [key, value] : tags_) {
+        out += ',';
+        append_tag(out, key);
+        out += '=';
+        append_tag(out, value);
+    }
+}
+
 std::int64_t line_encoder::unique_time(std::uint64_t series, std::int64_t ts) {
     auto it = series_.find(series);
     if (it == series_.end()) {
@@ -322,7 +314,7 @@ void line_encoder::encode_record(const record& r, std::string& out) {
     if (tags_.empty()) {
         out += host_tag_;
         out += ",level=";
-        out += level_tag(r.level);
+        out += level_lower(r.level);
         if (!r.logger_name.empty()) {
             out += ",logger=";
             if (r.logger_name != last_logger_) {
@@ -337,20 +329,14 @@ void line_encoder::encode_record(const record& r, std::string& out) {
         if (!options_.hostname.empty()) {
             tags_.emplace_back("host", options_.hostname);
         }
-        tags_.emplace_back("level", level_tag(r.level));
+        tags_.emplace_back("level", level_lower(r.level));
         if (!r.logger_name.empty()) {
             tags_.emplace_back("logger", r.logger_name);
         }
         if (!options_.service.empty()) {
             tags_.emplace_back("service", options_.service);
         }
-        std::sort(tags_.begin(), tags_.end());
-        for (const auto& [key, value] : tags_) {
-            out += ',';
-            append_tag(out, key);
-            out += '=';
-            append_tag(out, value);
-        }
+        append_sorted_tags(out);
     }
     const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
 
@@ -391,13 +377,7 @@ void line_encoder::encode_metric(const record& r, std::string& out, bool& produc
             }
         }
     }
-    std::sort(tags_.begin(), tags_.end());
-    for (const auto& [key, value] : tags_) {
-        out += ',';
-        append_tag(out, key);
-        out += '=';
-        append_tag(out, value);
-    }
+    append_sorted_tags(out);
     const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
     bool first = true;
     std::string scratch;
@@ -432,7 +412,7 @@ void line_encoder::encode_level_counts(std::string& out) {
         out += measurement;
         out += host_tag_;
         out += ",level=";
-        out += level_tag(static_cast<spdlog::level::level_enum>(key.level));
+        out += level_lower(static_cast<spdlog::level::level_enum>(key.level));
         if (!key.logger.empty()) {
             out += ",logger=";
             append_tag(out, key.logger);

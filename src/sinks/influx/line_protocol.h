@@ -71,6 +71,7 @@ class line_encoder {
         std::size_t count = 0;  // timestamps pushed (ring position = count % ring_size)
     };
     std::int64_t unique_time(std::uint64_t series, std::int64_t ts);
+    void append_sorted_tags(std::string& out);  // tags_, sorted, as ",k=v,..."
     void encode_record(const record& r, std::string& out);
     void encode_metric(const record& r, std::string& out, bool& produced);
     void encode_level_counts(std::string& out);

@@ -1,4 +1,5 @@
 #include "sinks/postgres/postgres_backend.h"
+#include "core/levels.h"
 
 #include <spdlog/details/os.h>
 
@@ -30,23 +31,6 @@ constexpr std::array<const char*, 15> copy_columns = {
     "timestamp",   "level",    "logger_name", "process_id", "thread_id",
     "thread_name", "hostname", "message",     "exception",  "function_name",
     "module",      "filename", "lineno",      "pathname",   "extra_data"};
-
-const char* level_name(spdlog::level::level_enum level) {
-    switch (level) {
-        case spdlog::level::trace:
-            return "TRACE";
-        case spdlog::level::debug:
-            return "DEBUG";
-        case spdlog::level::info:
-            return "INFO";
-        case spdlog::level::warn:
-            return "WARNING";
-        case spdlog::level::err:
-            return "ERROR";
-        default:
-            return "CRITICAL";
-    }
-}
 
 // A name derived from the table's, shortened with a stable hash when it would pass 63 bytes
 // (PostgreSQL would silently truncate it, and two indexes could collide).
@@ -565,7 +549,7 @@ class postgres_backend final : public backend {
         for (const record& r : batch) {
             encode_row(r, row_);
             field(true, row_.timestamp);
-            buffer_ += level_name(r.level);
+            buffer_ += detail::level_upper(r.level);
             buffer_ += '\t';
             field(true, row_.logger);
             field(true, pid_text_);

@@ -1,3 +1,4 @@
+#include "sinks/logger_factory.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 
 #include <spdlog/spdlog.h>
@@ -161,10 +162,7 @@ postgres_batch_sink::postgres_batch_sink(postgres_config config)
 
 std::shared_ptr<spdlog::logger> postgres_logger_mt(const std::string& logger_name,
                                                    postgres_config config) {
-    auto sink = std::make_shared<postgres_batch_sink>(std::move(config));
-    auto logger = std::make_shared<spdlog::logger>(logger_name, std::move(sink));
-    spdlog::register_logger(logger);
-    return logger;
+    return detail::registered_logger<postgres_batch_sink>(logger_name, std::move(config));
 }
 
 std::shared_ptr<spdlog::logger> postgres_logger_st(const std::string& logger_name,

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/levels.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
@@ -75,25 +76,6 @@ json section(std::string text, const char* block_id = nullptr) {
         block["block_id"] = block_id;
     }
     return block;
-}
-
-const char* level_name(spdlog::level::level_enum level) {
-    switch (level) {
-        case spdlog::level::trace:
-            return "TRACE";
-        case spdlog::level::debug:
-            return "DEBUG";
-        case spdlog::level::info:
-            return "INFO";
-        case spdlog::level::warn:
-            return "WARNING";
-        case spdlog::level::err:
-            return "ERROR";
-        case spdlog::level::critical:
-            return "CRITICAL";
-        default:
-            return "OFF";
-    }
 }
 
 const char* level_icon(spdlog::level::level_enum level) {
@@ -188,7 +170,7 @@ void add_record_blocks(json& blocks, const group& g, std::size_t n, bool mixed_l
         prefix = "*×" + std::to_string(g.count) + "* ";  // identical records, counted
     }
     if (mixed_levels) {
-        prefix += "*" + std::string(level_name(r.level)) + "* ";
+        prefix += "*" + std::string(level_upper(r.level)) + "* ";
     }
     if (mixed_loggers) {
         prefix += fit(slack_escape(r.logger_name), 100) + ": ";
@@ -336,7 +318,7 @@ std::string slack_message(record_span batch, const slack_message_options& o) {
     const bool mention = !o.mention.empty() && top >= spdlog::level::critical;
 
     json blocks = json::array();
-    std::string header = std::string(level_icon(top)) + " " + level_name(top);
+    std::string header = std::string(level_icon(top)) + " " + level_upper(top);
     if (batch.size() > 1) {
         std::array<std::size_t, 7> all{};
         for (const record& r : batch) {
@@ -373,8 +355,9 @@ std::string slack_message(record_span batch, const slack_message_options& o) {
     // The notification text: the first record, shortened, and how many follow.
     const record& first = *groups.front().first;
     std::string text = mention ? o.mention + " " : std::string();
-    text += std::string(level_name(first.level)) + " " + fit(slack_escape(first.logger_name), 100) +
-            ": " + fit(slack_escape(first.message), 500);
+    text += std::string(level_upper(first.level)) + " " +
+            fit(slack_escape(first.logger_name), 100) + ": " +
+            fit(slack_escape(first.message), 500);
     if (batch.size() > 1) {
         text += " (+" + std::to_string(batch.size() - 1) + " more)";
     }

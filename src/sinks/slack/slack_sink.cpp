@@ -6,6 +6,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "sinks/logger_factory.h"
 #include "sinks/slack/slack_backend.h"
 #include "sinks/slack/slack_message.h"
 #include "transport/http_transport.h"
@@ -187,10 +188,7 @@ slack_error_sink::slack_error_sink(slack_config config)
 
 std::shared_ptr<spdlog::logger> slack_logger_mt(const std::string& logger_name,
                                                 slack_config config) {
-    auto logger = std::make_shared<spdlog::logger>(
-        logger_name, std::make_shared<slack_error_sink>(std::move(config)));
-    spdlog::register_logger(logger);
-    return logger;
+    return detail::registered_logger<slack_error_sink>(logger_name, std::move(config));
 }
 
 std::shared_ptr<spdlog::logger> slack_logger_st(const std::string& logger_name,
