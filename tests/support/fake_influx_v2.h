@@ -72,6 +72,7 @@
 #include <vector>
 
 #include "line_protocol_parser.h"
+#include "text_checks.h"
 
 namespace test {
 
@@ -225,32 +226,14 @@ class fake_influx_v2 {
         return c;
     }
 
-    static std::string lower(std::string s) {
-        for (auto& ch : s) {
-            if (ch >= 'A' && ch <= 'Z') {
-                ch = static_cast<char>(ch - 'A' + 'a');
-            }
-        }
-        return s;
-    }
-
-    static std::string trim(const std::string& s) {
-        const auto b = s.find_first_not_of(" \t");
-        if (b == std::string::npos) {
-            return {};
-        }
-        const auto e = s.find_last_not_of(" \t");
-        return s.substr(b, e - b + 1);
-    }
-
     static bool content_type_ok(const std::string& header) {
-        const std::string v = lower(header);
+        const std::string v = text::lower(header);
         const auto semi = v.find(';');
         if (semi == std::string::npos || v.find(';', semi + 1) != std::string::npos) {
             return false;
         }
-        return trim(v.substr(0, semi)) == "text/plain" &&
-               trim(v.substr(semi + 1)) == "charset=utf-8";
+        return text::trim(v.substr(0, semi)) == "text/plain" &&
+               text::trim(v.substr(semi + 1)) == "charset=utf-8";
     }
 
     // JSON-quoted; invalid UTF-8 replaced (the dump would throw).

@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "fake_http_server.h"
+#include "text_checks.h"
 
 namespace test {
 
@@ -193,106 +194,31 @@ class fake_slack_webhook {
         return true;
     }
 
-    // Strict UTF-8: no overlong forms, surrogates, code points above U+10FFFF or truncation.
-    // Returns the byte offset of the first invalid sequence, or npos when valid.
-    static std::size_t invalid_utf8_at(const std::string& s) {
-        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-        const std::size_t n = s.size();
-        std::size_t i = 0;
-        while (i < n) {
-            const unsigned char c = p[i];
-            if (c < 0x80) {
-                ++i;
-                continue;
-            }
-            std::size_t len = 0;
-            unsigned char lo = 0x80;  // the allowed range of the second byte
-            unsigned char hi = 0xBF;
-            if (c >= 0xC2 && c <= 0xDF) {
-                len = 2;
-            } else if (c >= 0xE0 && c <= 0xEF) {
-                len = 3;
-                if (c == 0xE0) {
-                    lo = 0xA0;  // overlong
-                } else if (c == 0xED) {
-                    hi = 0x9F;  // surrogates U+D800..U+DFFF
-                }
-            } else if (c >= 0xF0 && c <= 0xF4) {
-                len = 4;
-                if (c == 0xF0) {
-                    lo = 0x90;  // overlong
-                } else if (c == 0xF4) {
-                    hi = 0x8F;  // above U+10FFFF
-                }
-            } else {
-                return i;  // continuation byte, C0/C1 (overlong) or F5..FF
-            }
-            if (i + len > n) {
-                return i;  // truncated
-            }
-            if (p[i + 1] < lo || p[i + 1] > hi) {
-                return i;
-            }
-            for (std::size_t k = 2; k < len; ++k) {
-                if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
-                    return i;
-                }
-            }
-            i += len;
-        }
-        return std::string::npos;
-    }
-
-    // Code points in a valid UTF-8 string.
-    static std::size_t characters(const std::string& s) {
-        std::size_t count = 0;
-        for (const char ch : s) {
-            if ((static_cast<unsigned char>(ch) & 0xC0) != 0x80) {
-                ++count;
-            }
-        }
-        return count;
-    }
+    // Kept as members for tests written against them.
+    static std::size_t invalid_utf8_at(const std::string& s) { return text::invalid_utf8_at(s); }
+    static std::size_t characters(const std::string& s) { return text::characters(s); }
 
   private:
     using clock = std::chrono::steady_clock;
 
-    static std::string lower(std::string s) {
-        for (auto& ch : s) {
-            if (ch >= 'A' && ch <= 'Z') {
-                ch = static_cast<char>(ch - 'A' + 'a');
-            }
-        }
-        return s;
-    }
-
-    static std::string trim(const std::string& s) {
-        const auto b = s.find_first_not_of(" \t");
-        if (b == std::string::npos) {
-            return {};
-        }
-        const auto e = s.find_last_not_of(" \t");
-        return s.substr(b, e - b + 1);
-    }
-
     // Empty when the Content-Type is application/json with an acceptable charset.
     static std::string check_content_type(const std::string& header) {
-        const std::string value = lower(header);
+        const std::string value = text::lower(header);
         const auto semi = value.find(';');
-        if (trim(value.substr(0, semi)) != "application/json") {
+        if (text::trim(value.substr(0, semi)) != "application/json") {
             return "Content-Type '" + header + "' (want application/json)";
         }
         std::size_t pos = semi;
         while (pos != std::string::npos) {
             const auto next = value.find(';', pos + 1);
-            const std::string param = trim(value.substr(
+            const std::string param = text::trim(value.substr(
                 pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1));
             pos = next;
             const auto eq = param.find('=');
-            if (eq == std::string::npos || trim(param.substr(0, eq)) != "charset") {
+            if (eq == std::string::npos || text::trim(param.substr(0, eq)) != "charset") {
                 continue;
             }
-            std::string charset = trim(param.substr(eq + 1));
+            std::string charset = text::trim(param.substr(eq + 1));
             if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
                 charset = charset.substr(1, charset.size() - 2);
             }
@@ -530,7 +456,7 @@ class fake_slack_webhook {
 
     // Whole seconds in a Retry-After value, or -1 when it is not a plain number of seconds.
     static long retry_after_seconds(const std::string& value) {
-        const std::string v = trim(value);
+        const std::string v = text::trim(value);
         if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
             return -1;
         }

@@ -63,6 +63,8 @@
 #include <utility>
 #include <vector>
 
+#include "text_checks.h"
+
 namespace test::lp {
 
 struct value {
@@ -170,45 +172,7 @@ struct parse_result {
 
 namespace detail {
 
-// Byte offset of the first invalid UTF-8 sequence (strict), or npos when valid.
-inline std::size_t invalid_utf8_at(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t n = s.size();
-    std::size_t i = 0;
-    while (i < n) {
-        const unsigned char c = p[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        unsigned char lo = 0x80;
-        unsigned char hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;  // overlong
-            hi = c == 0xED ? 0x9F : 0xBF;  // surrogates
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;  // overlong
-            hi = c == 0xF4 ? 0x8F : 0xBF;  // above U+10FFFF
-        } else {
-            return i;
-        }
-        if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) {
-            return i;
-        }
-        for (std::size_t k = 2; k < len; ++k) {
-            if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
-                return i;
-            }
-        }
-        i += len;
-    }
-    return std::string_view::npos;
-}
+using test::text::invalid_utf8_at;
 
 // A short quoted excerpt of a token for messages: control bytes (and every byte >= 0x80 when
 // `s` is not valid UTF-8) shown as \xNN. The cut at 60 bytes may split a UTF-8 sequence.
