@@ -394,6 +394,13 @@ TEST_SUITE("engine") {
         CHECK(c[3].batch_id != c[2].batch_id);
         CHECK(c[4].batch_id != c[3].batch_id);
         CHECK(c[3].attempt == 0);
+        // The halves still name the queue batch they came from, and where in it they start.
+        for (const auto& ctx : c) {
+            CHECK(ctx.source_id == c[0].source_id);
+        }
+        CHECK(c[0].source_offset == 0);
+        CHECK(c[3].source_offset == 0);
+        CHECK(c[4].source_offset == 4);
         CHECK(f.seen->context_sizes[3] == 4);
         CHECK(f.seen->delivered.size() == 8);
     }

@@ -123,9 +123,9 @@ std::set<std::string> messages_of(const std::vector<test::lp::point>& points) {
     return out;
 }
 
-// InfluxDB pairs up backslashes before a separator in field keys: such a backslash (or one that
-// ends the key) is written as U+FF3C instead.
-std::string as_field_key(const std::string& key) {
+// A backslash InfluxDB cannot read back as itself (before a separator or a quote, or ending the
+// name) is written as U+FF3C instead.
+std::string as_name(const std::string& key) {
     std::string out;
     for (std::size_t i = 0; i < key.size(); ++i) {
         const bool unreadable =
@@ -160,12 +160,12 @@ TEST_SUITE("influx") {
             CAPTURE(nasty[i]);
             const auto& p = points[i];
             CHECK(p.measurement == "logs");
-            CHECK(tag(p, "logger") == nasty[i]);
+            CHECK(tag(p, "logger") == as_name(nasty[i]));
             CHECK(tag(p, "level") == "warning");
             CHECK(tag(p, "host") == "web-1");
             CHECK(tag(p, "service") == "shop");
             CHECK(p.fields.at("message").s == "msg " + nasty[i]);
-            CHECK(p.fields.at(as_field_key("k " + nasty[i])).s == nasty[i]);
+            CHECK(p.fields.at(as_name("k " + nasty[i])).s == nasty[i]);
         }
     }
 
@@ -190,9 +190,21 @@ TEST_SUITE("influx") {
         CHECK(points[1].fields.at("field_time").i == 5);
         CHECK(points[1].fields.at("field__x").b);
         CHECK(points[1].fields.at("field_message").s == "dup");
-        CHECK(encoder.stats().renamed_keys == 0);  // not committed yet
-        encoder.commit();
         CHECK(encoder.stats().renamed_keys == 3);
+        // Fields named like our tags would shadow them in InfluxQL: renamed too.
+        const auto shadow = round_trip(
+            encoder,
+            {make_record(
+                "m",
+                json{{"host", "h"}, {"level", 1}, {"logger", "l"}, {"service", "s"}, {"ok", 1}})});
+        REQUIRE(shadow.size() == 1);
+        CHECK(tag(shadow[0], "host") == "web-1");
+        CHECK(tag(shadow[0], "level") == "info");
+        CHECK(shadow[0].fields.at("field_host").s == "h");
+        CHECK(shadow[0].fields.at("field_level").i == 1);
+        CHECK(shadow[0].fields.at("field_logger").s == "l");
+        CHECK(shadow[0].fields.at("field_service").s == "s");
+        CHECK(shadow[0].fields.at("ok").i == 1);
 
         // A measurement starting with '#' would make the line a comment.
         std::string hash;
@@ -261,7 +273,6 @@ TEST_SUITE("influx") {
             CHECK(f.count("nan") == 0);
             CHECK(f.count("inf") == 0);
             CHECK(f.count("null") == 0);
-            encoder.commit();
             CHECK(encoder.stats().nan_fields_dropped == 2);
         }
         std::string text;
@@ -289,10 +300,10 @@ TEST_SUITE("influx") {
             records.push_back(make_record("same " + std::to_string(i)));
         }
         std::string first;
-        encoder.encode({records.data(), records.size()}, first);
+        encoder.encode({records.data(), records.size()}, first, 7, 0);
         encoder.rollback();  // e.g. a 503: the retry must write the very same points
         std::string again;
-        encoder.encode({records.data(), records.size()}, again);
+        encoder.encode({records.data(), records.size()}, again, 7, 0);
         CHECK(first == again);
         const auto parsed = test::lp::parse(again, true);
         REQUIRE(parsed.points.size() == 1000);
@@ -301,10 +312,17 @@ TEST_SUITE("influx") {
         for (std::size_t i = 0; i < parsed.points.size(); ++i) {
             CHECK(*parsed.points[i].timestamp == base + static_cast<std::int64_t>(i));
         }
-        encoder.commit();
-        CHECK(encoder.stats().timestamps_shifted == 999);
+        CHECK(encoder.stats().timestamps_shifted == 999);  // once per record, not per encode
+        // A bisection half (records 500.. of the same source) keeps their timestamps, even with
+        // a record before them gone (refused): the server may hold them already.
+        std::string half;
+        encoder.encode({records.data() + 501, 499}, half, 7, 501);
+        const auto half_points = test::lp::parse(half, true).points;
+        REQUIRE(half_points.size() == 499);
+        CHECK(*half_points.front().timestamp == base + 501);
+        CHECK(*half_points.back().timestamp == base + 999);
 
-        // The next batch continues after the committed points; another series is not moved.
+        // The next batch continues after those points; another series is not moved.
         const std::vector<spdlog_ext::record> more = {
             make_record("later"), make_record("other series", nullptr, t0, spdlog::level::err)};
         const auto next = round_trip(encoder, more);
@@ -313,7 +331,6 @@ TEST_SUITE("influx") {
         CHECK(*next[1].timestamp == base);
 
         // A backfilled metric far in the past only avoids exact clashes.
-        encoder.commit();
         const auto old_time = t0 - std::chrono::hours(1);
         const std::vector<spdlog_ext::record> old = {make_record("old", nullptr, old_time),
                                                      make_record("old", nullptr, old_time)};
@@ -336,7 +353,7 @@ TEST_SUITE("influx") {
                                                          make_record("metric ...", all_nan)};
         std::string body;
         std::vector<std::size_t> skipped;
-        CHECK(encoder.encode({records.data(), records.size()}, body, nullptr, &skipped) == 1);
+        CHECK(encoder.encode({records.data(), records.size()}, body, 0, 0, &skipped) == 1);
         CHECK(skipped == std::vector<std::size_t>{1});
         const auto parsed = test::lp::parse(body, true);
         REQUIRE(parsed.points.size() == 1);
@@ -457,6 +474,49 @@ TEST_SUITE("influx") {
             CHECK(r.message.rfind("bad ", 0) == 0);
             CHECK(contains(r.fields.value("fallback_reason", ""), "partial write"));
         }
+    }
+
+    TEST_CASE("a refused point among same-time records leaves no duplicate and loses none") {
+        // The server stores the good points of a partial write at once; the bisection that
+        // follows must rewrite them at the same timestamps, not shift them onto each other.
+        test::fake_influx_v2 server;
+        server.set_faults([](const test::influx_request&, const std::vector<test::lp::point>& pts) {
+            std::vector<std::size_t> bad;
+            for (std::size_t i = 0; i < pts.size(); ++i) {
+                if (pts[i].fields.count("poison")) {
+                    bad.push_back(i);
+                }
+            }
+            return bad.empty() ? test::influx_fault{} : test::influx_fault::reject(bad);
+        });
+        influx_fixture fx;
+        auto cfg = fx.config(server);
+        cfg.engine.batch_max_delay = 200ms;  // one batch
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        const auto same = spdlog::log_clock::now();
+        for (int i = 0; i < 40; ++i) {
+            if (i == 3 || i == 17) {
+                spdlog_ext::scoped_fields poison{{"poison", true}};
+                logger.log(same, spdlog::source_loc{}, spdlog::level::info,
+                           "bad " + std::to_string(i));
+            } else {
+                logger.log(same, spdlog::source_loc{}, spdlog::level::info,
+                           "good " + std::to_string(i));
+            }
+        }
+        REQUIRE(sink->flush_for(10s));
+        check_no_violations(server);  // includes: no point overwritten by another
+        std::map<std::int64_t, std::string> by_time;
+        for (const auto& p : server.points()) {
+            by_time[*p.timestamp] = p.fields.at("message").s;
+        }
+        CHECK(by_time.size() == 38);  // one point per good record, each at its own time
+        CHECK(messages_of(server.points()).size() == 38);
+        const auto s = sink->stats();
+        CHECK(s.delivered == 38);
+        CHECK(s.fallback == 2);
+        check_accounting(s, 40);
     }
 
     TEST_CASE("413 splits the batch until each request fits") {

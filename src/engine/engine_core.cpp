@@ -571,6 +571,7 @@ void engine_core::process(batch& b) {
     const std::size_t n = b.count;
     if (n > 0) {
         render_messages(b);
+        ++source_id_;
         send_range(b, 0, n);
     }
     // The counters are settled by the next next_batch(), under the lock it takes anyway.
@@ -632,7 +633,7 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
         batch_result result;
         try {
             result = backend_->write(record_span(&b.records[begin], n),
-                                     spdlog_ext::write_context{range_id, attempts});
+                                     spdlog_ext::write_context{range_id, attempts, source_id_, begin});
         } catch (const std::exception& e) {
             result = batch_result::retry(std::string("backend error: ") + e.what());
         } catch (...) {

@@ -152,6 +152,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::uint64_t worker_formatter_version_ = 0;
     bool unknown_outcome_pending_ = false;
     std::uint64_t next_range_id_ = 0;
+    std::uint64_t source_id_ = 0;  // of the batch being processed
     steady::time_point last_housekeeping_{};
     std::optional<steady::time_point> last_write_;  // start of the last backend write
 

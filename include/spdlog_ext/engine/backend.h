@@ -90,6 +90,11 @@ struct write_context {
     // (including the halves of a split): a backend can record it to make writes exactly-once.
     std::uint64_t batch_id = 0;
     std::size_t attempt = 0;  // 0 for the first try
+    // The records' origin: the batch the engine took from its queue (the same for every retry
+    // and every split half of it) and the position of this write's first record in it. A
+    // backend can give each record something once (an InfluxDB timestamp) and reuse it.
+    std::uint64_t source_id = 0;
+    std::size_t source_offset = 0;
 };
 
 class backend {

@@ -56,8 +56,9 @@ class influx_backend final : public backend {
                                                  : "check INFLUX_DATABASE (create it first)";
     }
 
-    batch_result write(record_span batch, const write_context&) override {
-        encoder_.encode(batch, request_.body, nullptr, &skipped_);
+    batch_result write(record_span batch, const write_context& context) override {
+        encoder_.encode(batch, request_.body, context.source_id, context.source_offset, &skipped_);
+        publish_stats();
         if (request_.body.empty()) {
             encoder_.commit();
             return with_skipped(batch_result::delivered());
@@ -66,10 +67,9 @@ class influx_backend final : public backend {
         const long status = response.status;
         if (status >= 200 && status < 300) {
             encoder_.commit();
-            publish_stats();
             return with_skipped(batch_result::delivered());
         }
-        encoder_.rollback();  // a retry or a half must encode the same points again
+        encoder_.rollback();  // level counts: a retry or a half counts its records again
         const std::string why =
             "InfluxDB (HTTP " + std::to_string(status) + "): " + server_message(response.body);
         if (status == 400 || status == 422) {
@@ -132,7 +132,7 @@ class influx_backend final : public backend {
         return batch_result::partial(std::move(refused));
     }
 
-    void publish_stats() {
+    void publish_stats() {  // the encoder's counters, readable from other threads
         const auto& s = encoder_.stats();
         nan_dropped_ = s.nan_fields_dropped;
         renamed_ = s.renamed_keys;

@@ -41,11 +41,33 @@ struct name_table {
 constexpr name_table measurement_table(false);
 constexpr name_table key_table(true);
 
-// In tags and measurements a backslash is literal unless it escapes the next character, so
-// only a trailing one is a problem; field keys are scanned differently by InfluxDB (a run of
-// backslashes before a separator is paired up), so there any backslash before a separator goes.
+// Bytes of a string value that need a look: the two escapes, NUL, non-ASCII.
+struct value_table {
+    bool attention[256] = {};
+    constexpr value_table() {
+        attention[0] = true;
+        attention[static_cast<unsigned char>('"')] = true;
+        attention[static_cast<unsigned char>('\\')] = true;
+        for (int c = 0x80; c < 256; ++c) {
+            attention[c] = true;
+        }
+    }
+};
+constexpr value_table string_table;
+
+// InfluxDB reads a backslash before ',', '=', ' ' or '"' as an escape in some places and pairs
+// up backslash runs in others (field keys; its line splitter everywhere), and a name ending in
+// one swallows the separator: such a backslash cannot be written as itself.
+bool unreadable_backslash(std::string_view s, std::size_t i) {
+    if (i + 1 == s.size()) {
+        return true;
+    }
+    const char next = s[i + 1];
+    return next == ',' || next == '=' || next == ' ' || next == '"';
+}
+
 void append_name(std::string& out, std::string_view name, const name_table& table,
-                 bool escape_equals, bool field_key) {
+                 bool escape_equals) {
     bool simple = true;
     for (char c : name) {
         if (table.attention[static_cast<unsigned char>(c)]) {
@@ -66,10 +88,8 @@ void append_name(std::string& out, std::string_view name, const name_table& tabl
         } else if (c == ',' || c == ' ' || (escape_equals && c == '=')) {
             out += '\\';
             out += c;
-        } else if (c == '\\' && (i + 1 == valid.size() ||
-                                 (field_key && (valid[i + 1] == ',' || valid[i + 1] == ' ' ||
-                                                valid[i + 1] == '=' || valid[i + 1] == '"')))) {
-            out += fullwidth_backslash;  // cannot be parsed back as a backslash
+        } else if (c == '\\' && unreadable_backslash(valid, i)) {
+            out += fullwidth_backslash;
         } else {
             out += c;
         }
@@ -77,12 +97,35 @@ void append_name(std::string& out, std::string_view name, const name_table& tabl
 }
 
 // Keys InfluxDB reserves (`time`, `_...`) or that our own tags/fields use get a prefix.
+bool reserved_key(std::string_view key) {
+    if (key.empty()) {
+        return false;
+    }
+    if (key.front() == '_') {
+        return true;
+    }
+    switch (key.size()) {
+        case 4:
+            return key == "time" || key == "host";
+        case 5:
+            return key == "level";
+        case 6:
+            return key == "logger";
+        case 7:
+            return key == "service" || key == "message";
+        default:
+            return false;
+    }
+}
+
 std::string_view safe_key(std::string_view key, std::string_view prefix, bool taken,
-                          std::string& scratch, std::uint64_t& renamed) {
-    if (!taken && key != "time" && (key.empty() || key.front() != '_')) {
+                          std::string& scratch, std::uint64_t* renamed) {
+    if (!taken) {
         return key;
     }
-    ++renamed;
+    if (renamed != nullptr) {
+        ++*renamed;
+    }
     scratch.assign(prefix);
     scratch.append(key);
     return scratch;
@@ -107,14 +150,16 @@ void append_uint(std::string& out, std::uint64_t v) {
 // Appends " key=value" pieces: returns false (and appends nothing) for a value that cannot be a
 // field (NaN/Inf, null).
 bool append_field(std::string& out, std::string_view key, const json& value, bool first,
-                  bool unsigned_integers, std::uint64_t& nan_dropped) {
+                  bool unsigned_integers, std::uint64_t* nan_dropped) {
     switch (value.type()) {
         case json::value_t::null:
         case json::value_t::discarded:
             return false;
         case json::value_t::number_float:
             if (!std::isfinite(value.get<double>())) {
-                ++nan_dropped;
+                if (nan_dropped != nullptr) {
+                    ++*nan_dropped;
+                }
                 return false;
             }
             break;
@@ -179,38 +224,35 @@ void append_measurement(std::string& out, std::string_view name) {
         out += "\uFF03";  // a line starting with '#' is a comment: the point would vanish
         name.remove_prefix(1);
     }
-    append_name(out, name, measurement_table, false, false);
+    append_name(out, name, measurement_table, false);
 }
 
 void append_tag(std::string& out, std::string_view text) {
-    append_name(out, text, key_table, true, false);
+    append_name(out, text, key_table, true);
 }
 
 void append_field_key(std::string& out, std::string_view key) {
-    append_name(out, key, key_table, true, true);
+    append_name(out, key, key_table, true);
 }
 
 void append_string_value(std::string& out, std::string_view value) {
     out += '"';
-    bool simple = true;
-    for (char c : value) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\' || (u < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-            u >= 0x7f) {
-            simple = false;
-            break;
-        }
+    std::size_t plain = 0;  // the leading run that needs nothing
+    while (plain < value.size() &&
+           !string_table.attention[static_cast<unsigned char>(value[plain])]) {
+        ++plain;
     }
-    if (simple) {
+    if (plain == value.size()) {
         out.append(value);
     } else {
-        const std::string valid = utf8::sanitize(value);
+        // Control characters other than NUL stay: InfluxDB stores them and JSON escapes them.
+        out.append(value.substr(0, plain));
+        const std::string valid = utf8::sanitize(value.substr(plain));
         for (char c : valid) {
-            const auto u = static_cast<unsigned char>(c);
             if (c == '"' || c == '\\') {
                 out += '\\';
                 out += c;
-            } else if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {
+            } else if (c == '\0') {
                 out += replacement;
             } else {
                 out += c;
@@ -253,15 +295,7 @@ void line_encoder::append_sorted_tags(std::string& out) {
 }
 
 std::int64_t line_encoder::unique_time(std::uint64_t series, std::int64_t ts) {
-    auto it = series_.find(series);
-    if (it == series_.end()) {
-        it = series_.emplace(series, series_state{}).first;
-        undo_.emplace(series, series_state{});  // count 0 with last 0: "did not exist"
-        undo_[series].count = std::numeric_limits<std::size_t>::max();
-    } else if (undo_.find(series) == undo_.end()) {
-        undo_.emplace(series, it->second);
-    }
-    series_state& s = it->second;
+    series_state& s = series_[series];
     const std::int64_t wanted = ts;
     if (s.count > 0 && ts <= s.last) {
         const auto behind = static_cast<std::uint64_t>(s.last) - static_cast<std::uint64_t>(ts);
@@ -282,14 +316,29 @@ std::int64_t line_encoder::unique_time(std::uint64_t series, std::int64_t ts) {
         }
     }
     if (ts != wanted) {
-        ++pending_stats_.timestamps_shifted;
+        ++stats_.timestamps_shifted;
     }
     s.recent[s.count++ % series_state::ring_size] = ts;
     s.last = std::max(s.last, ts);
     return ts;
 }
 
-void line_encoder::encode_record(const record& r, std::string& out) {
+std::int64_t line_encoder::timestamp_of(std::size_t index, std::uint64_t series, std::int64_t ts,
+                                        bool& first) {
+    if (index < memo_set_.size() && memo_set_[index] != 0) {
+        first = false;
+        return memo_time_[index];
+    }
+    first = true;
+    if (index >= memo_set_.size()) {
+        memo_set_.resize(index + 1, 0);
+        memo_time_.resize(index + 1, 0);
+    }
+    memo_set_[index] = 1;
+    return memo_time_[index] = unique_time(series, ts);
+}
+
+void line_encoder::encode_record(const record& r, std::size_t index, std::string& out) {
     const std::size_t start = out.size();
     out += measurement_;
     // Tags, sorted by key: the built-in ones are already in order (host < level < logger <
@@ -301,16 +350,15 @@ void line_encoder::encode_record(const record& r, std::string& out) {
             if (it != r.fields.end() && !it->is_null()) {
                 std::string value = tag_text(*it);
                 if (!value.empty()) {
-                    const bool taken =
-                        name == "host" || name == "level" || name == "logger" || name == "service";
                     std::string scratch;
-                    tags_.emplace_back(std::string(safe_key(name, "tag_", taken, scratch,
-                                                            pending_stats_.renamed_keys)),
-                                       std::move(value));
+                    tags_.emplace_back(
+                        std::string(safe_key(name, "tag_", reserved_key(name), scratch, nullptr)),
+                        std::move(value));
                 }
             }
         }
     }
+    std::uint64_t series = 0;
     if (tags_.empty()) {
         out += host_tag_;
         out += ",level=";
@@ -321,10 +369,17 @@ void line_encoder::encode_record(const record& r, std::string& out) {
                 last_logger_ = r.logger_name;
                 last_logger_escaped_.clear();
                 append_tag(last_logger_escaped_, r.logger_name);
+                std::fill(std::begin(last_series_), std::end(last_series_), 0);
             }
             out += last_logger_escaped_;
         }
         out += service_tag_;
+        // The series hash of (level, logger) is the same line after line: computed once.
+        std::uint64_t& cached = last_series_[static_cast<std::size_t>(r.level) & 7];
+        if (cached == 0 || r.logger_name.empty()) {
+            cached = std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;
+        }
+        series = cached;
     } else {
         if (!options_.hostname.empty()) {
             tags_.emplace_back("host", options_.hostname);
@@ -337,8 +392,13 @@ void line_encoder::encode_record(const record& r, std::string& out) {
             tags_.emplace_back("service", options_.service);
         }
         append_sorted_tags(out);
+        series = std::hash<std::string_view>()(std::string_view(out).substr(start));
     }
-    const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
+    bool first = false;
+    const std::int64_t ts = timestamp_of(index, series, ns_since_epoch(r.time), first);
+    // Counted the first time this record is encoded only.
+    std::uint64_t* renamed = first ? &stats_.renamed_keys : nullptr;
+    std::uint64_t* nan_dropped = first ? &stats_.nan_fields_dropped : nullptr;
 
     // Fields: the message, then the structured fields with their types.
     out += " message=";
@@ -351,17 +411,16 @@ void line_encoder::encode_record(const record& r, std::string& out) {
                 continue;
             }
             const std::string_view name =
-                safe_key(key, "field_", key == "message", scratch, pending_stats_.renamed_keys);
-            append_field(out, name, value, false, options_.unsigned_integers,
-                         pending_stats_.nan_fields_dropped);
+                safe_key(key, "field_", reserved_key(key), scratch, renamed);
+            append_field(out, name, value, false, options_.unsigned_integers, nan_dropped);
         }
     }
     out += ' ';
-    append_int(out, unique_time(series, ns_since_epoch(r.time)));
+    append_int(out, ts);
     out += '\n';
 }
 
-void line_encoder::encode_metric(const record& r, std::string& out, bool& produced) {
+bool line_encoder::encode_metric(const record& r, std::size_t index, std::string& out) {
     const json& m = r.fields[metric_field];
     const std::size_t start = out.size();
     append_measurement(out, m["measurement"].get_ref<const std::string&>());
@@ -371,36 +430,44 @@ void line_encoder::encode_metric(const record& r, std::string& out, bool& produc
         for (const auto& [key, value] : m["tags"].items()) {
             std::string text = tag_text(value);
             if (!key.empty() && !text.empty()) {
-                tags_.emplace_back(
-                    std::string(safe_key(key, "tag_", false, scratch, pending_stats_.renamed_keys)),
-                    std::move(text));
+                const bool taken = key == "time" || key.front() == '_';
+                tags_.emplace_back(std::string(safe_key(key, "tag_", taken, scratch, nullptr)),
+                                   std::move(text));
             }
         }
     }
     append_sorted_tags(out);
     const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
+    // Only a point with a field has a timestamp: look before taking one.
+    bool any = false;
+    for (const auto& [key, value] : m["fields"].items()) {
+        any = any || (!key.empty() && !value.is_null() &&
+                      !(value.is_number_float() && !std::isfinite(value.get<double>())));
+    }
+    if (!any) {
+        out.resize(start);
+        return false;
+    }
+    bool first_time = false;
+    const std::int64_t ts = timestamp_of(index, series, ns_since_epoch(r.time), first_time);
     bool first = true;
     std::string scratch;
     for (const auto& [key, value] : m["fields"].items()) {
         if (key.empty()) {
             continue;
         }
+        const bool taken = key == "time" || key.front() == '_';
         const std::string_view name =
-            safe_key(key, "field_", false, scratch, pending_stats_.renamed_keys);
+            safe_key(key, "field_", taken, scratch, first_time ? &stats_.renamed_keys : nullptr);
         if (append_field(out, name, value, first, options_.unsigned_integers,
-                         pending_stats_.nan_fields_dropped)) {
+                         first_time ? &stats_.nan_fields_dropped : nullptr)) {
             first = false;
         }
     }
-    if (first) {  // no field left: no point
-        out.resize(start);
-        produced = false;
-        return;
-    }
     out += ' ';
-    append_int(out, unique_time(series, ns_since_epoch(r.time)));
+    append_int(out, ts);
     out += '\n';
-    produced = true;
+    return true;
 }
 
 void line_encoder::encode_level_counts(std::string& out) {
@@ -426,17 +493,19 @@ void line_encoder::encode_level_counts(std::string& out) {
     }
 }
 
-std::size_t line_encoder::encode(record_span batch, std::string& out,
-                                 std::vector<std::size_t>* line_records,
-                                 std::vector<std::size_t>* skipped) {
+std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint64_t source_id,
+                                 std::size_t source_offset, std::vector<std::size_t>* skipped) {
     rollback();  // an encode that was neither committed nor rolled back counts for nothing
     if (measurement_.empty()) {
         append_measurement(measurement_, options_.measurement);
     }
-    out.clear();
-    if (line_records != nullptr) {
-        line_records->clear();
+    if (source_id == 0 || source_id != memo_source_) {
+        memo_source_ = source_id;
+        memo_set_.assign(source_offset + batch.size(), 0);
+        memo_time_.resize(source_offset + batch.size());
     }
+    out.clear();
+    out.reserve(batch.size() * 256);
     if (skipped != nullptr) {
         skipped->clear();
     }
@@ -444,16 +513,14 @@ std::size_t line_encoder::encode(record_span batch, std::string& out,
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const record& r = batch[i];
         if (is_metric(r)) {
-            bool produced = false;
-            encode_metric(r, out, produced);
-            if (!produced) {
+            if (!encode_metric(r, source_offset + i, out)) {
                 if (skipped != nullptr) {
                     skipped->push_back(i);
                 }
                 continue;
             }
         } else {
-            encode_record(r, out);
+            encode_record(r, source_offset + i, out);
             if (options_.level_counts_interval_ns > 0) {
                 const std::int64_t t = ns_since_epoch(r.time);
                 const std::int64_t interval = options_.level_counts_interval_ns;
@@ -462,40 +529,26 @@ std::size_t line_encoder::encode(record_span batch, std::string& out,
             }
         }
         ++lines;
-        if (line_records != nullptr) {
-            line_records->push_back(i);
-        }
     }
     if (!pending_.empty()) {
         const std::size_t before = out.size();
         encode_level_counts(out);
-        for (std::size_t p = before; p < out.size(); ++p) {
-            if (out[p] == '\n') {
-                ++lines;
-                if (line_records != nullptr) {
-                    line_records->push_back(batch.size() - 1);
-                }
-            }
-        }
+        lines += static_cast<std::size_t>(
+            std::count(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(), '\n'));
+    }
+    // Bounded memory: forget the oldest timestamp state. A series seen again starts afresh (only
+    // a same-nanosecond clash with a forgotten point could then overwrite it).
+    if (series_.size() > max_series) {
+        series_.clear();
     }
     return lines;
 }
 
 void line_encoder::commit() {
-    undo_.clear();
     for (const auto& [key, n] : pending_) {
         counts_[key] += n;
     }
     pending_.clear();
-    stats_.nan_fields_dropped += pending_stats_.nan_fields_dropped;
-    stats_.renamed_keys += pending_stats_.renamed_keys;
-    stats_.timestamps_shifted += pending_stats_.timestamps_shifted;
-    pending_stats_ = {};
-    // Bounded memory: forget the oldest state. A series seen again starts afresh (only a
-    // same-nanosecond clash with a forgotten point could then overwrite it).
-    if (series_.size() > max_series) {
-        series_.clear();
-    }
     if (counts_.size() > max_count_keys) {
         std::int64_t newest = std::numeric_limits<std::int64_t>::min();
         for (const auto& [key, n] : counts_) {
@@ -509,16 +562,7 @@ void line_encoder::commit() {
 }
 
 void line_encoder::rollback() {
-    for (auto& [key, saved] : undo_) {
-        if (saved.count == std::numeric_limits<std::size_t>::max()) {
-            series_.erase(key);
-        } else {
-            series_[key] = saved;
-        }
-    }
-    undo_.clear();
     pending_.clear();
-    pending_stats_ = {};
 }
 
 }  // namespace spdlog_ext::detail

@@ -4,10 +4,10 @@
 // keys (comma, '=', space), string field values ('"', '\'), integers 123i (123u for values above
 // INT64_MAX when the server takes unsigned, else a float), floats in shortest round-trip form,
 // booleans; NaN/Inf fields dropped and counted; empty tag values omitted; control characters and
-// invalid UTF-8 in names made safe (U+FFFD); a backslash InfluxDB cannot read back (ending a
-// name, or before a separator in a field key) becomes U+FF3C, a measurement's leading '#' (a
-// comment line) U+FF03; keys `time` or `_...` renamed
-// (field_time, field__x / tag_...); tags sorted by key.
+// invalid UTF-8 in names made safe (U+FFFD; in string values only NUL and invalid UTF-8); a
+// backslash InfluxDB cannot read back as itself (ending a name, or before ',', '=', ' ' or '"')
+// becomes U+FF3C, a measurement's leading '#' (a comment line) U+FF03; keys `time` or `_...`,
+// and fields named like our tags or `message`, renamed (field_..., tag_...); tags sorted by key.
 #pragma once
 
 #include <cstddef>
@@ -49,21 +49,30 @@ class line_encoder {
   public:
     explicit line_encoder(line_protocol_options options);
 
-    // Encodes `batch` into `out` (replacing its content): one line per record, each ending in
-    // '\n'. line_records (if given) receives, per line, the index of its record in the batch
-    // (level-count lines get the index of the batch's last record). Returns the number of lines.
+    // Encodes `batch` into `out` (replacing its content), one line per record, each ending in
+    // '\n'; returns the number of lines. A record gets its timestamp once per source batch
+    // (`source_id`, the engine's write_context): encoding any part of that batch again (a retry,
+    // a bisection half) gives its records the very same timestamps, so a point the server
+    // already stored is rewritten, never shifted onto a neighbour. source_id 0: a new source.
     // A record that gives no line (a metric whose every field is NaN) is listed in `skipped`.
-    std::size_t encode(record_span batch, std::string& out,
-                       std::vector<std::size_t>* line_records = nullptr,
-                       std::vector<std::size_t>* skipped = nullptr);
-    // The last encode() was delivered: keep its timestamp assignments and level counts.
+    std::size_t encode(record_span batch, std::string& out, std::uint64_t source_id = 0,
+                       std::size_t source_offset = 0, std::vector<std::size_t>* skipped = nullptr);
+    // The last encode() was delivered: keep its level counts.
     void commit();
-    // It was not: forget them, so that encoding the same records again gives the same points.
+    // It was not: forget its level counts, so a retry counts the same records once.
     void rollback();
 
+    // Counted once per record (not again on retries).
     const line_protocol_stats& stats() const noexcept { return stats_; }
 
   private:
+    // A record of a series no more than this much older than the series' newest point is placed
+    // right after it (order kept, shifted by at most this); older ones only avoid the series'
+    // 64 most recent timestamps.
+    static constexpr std::int64_t same_time_window_ns = 1000000;  // 1 ms
+    static constexpr std::size_t max_series = 100000;             // timestamp state kept
+    static constexpr std::size_t max_count_keys = 100000;         // level-count tallies kept
+
     struct series_state {
         static constexpr std::size_t ring_size = 64;
         std::int64_t last = 0;  // newest timestamp used
@@ -71,29 +80,27 @@ class line_encoder {
         std::size_t count = 0;  // timestamps pushed (ring position = count % ring_size)
     };
     std::int64_t unique_time(std::uint64_t series, std::int64_t ts);
+    // The record's timestamp: remembered for its source batch, or assigned now (first = true).
+    std::int64_t timestamp_of(std::size_t index, std::uint64_t series, std::int64_t ts,
+                              bool& first);
     void append_sorted_tags(std::string& out);  // tags_, sorted, as ",k=v,..."
-    void encode_record(const record& r, std::string& out);
-    void encode_metric(const record& r, std::string& out, bool& produced);
+    void encode_record(const record& r, std::size_t index, std::string& out);
+    bool encode_metric(const record& r, std::size_t index, std::string& out);
     void encode_level_counts(std::string& out);
-
-    // A record of a series no more than this much older than the series' newest point is placed
-    // right after it (order kept, shifted by at most this); older ones only avoid the series'
-    // 64 most recent timestamps.
-    static constexpr std::int64_t same_time_window_ns = 1000000;  // 1 ms
-    static constexpr std::size_t max_series = 100000;             // timestamp state kept per series
-    static constexpr std::size_t max_count_keys = 100000;         // level-count tallies kept
 
     line_protocol_options options_;
     std::string measurement_;  // escaped
     std::string host_tag_;     // ",host=..." escaped, or empty
     std::string service_tag_;  // ",service=..." escaped, or empty
-    std::string last_logger_;  // the last logger name and its escaped form (a cheap cache)
+    std::string last_logger_;  // the last logger name, its escaped tag and series hashes
     std::string last_logger_escaped_;
-    std::vector<std::pair<std::string, std::string>> tags_;   // scratch
-    line_protocol_stats stats_;                               // committed
-    line_protocol_stats pending_stats_;                       // this encode's
-    std::unordered_map<std::uint64_t, series_state> series_;  // committed
-    std::unordered_map<std::uint64_t, series_state> undo_;    // pre-encode states of touched
+    std::uint64_t last_series_[8] = {};  // per level, for last_logger_ (0: not computed)
+    std::vector<std::pair<std::string, std::string>> tags_;  // scratch
+    line_protocol_stats stats_;
+    std::unordered_map<std::uint64_t, series_state> series_;
+    std::uint64_t memo_source_ = 0;
+    std::vector<std::int64_t> memo_time_;  // per record of the source batch
+    std::vector<char> memo_set_;
     // Level counts: (interval start, level, logger) → count.
     struct count_key {
         std::int64_t interval;
