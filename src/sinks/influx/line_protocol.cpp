@@ -55,6 +55,29 @@ struct value_table {
 };
 constexpr value_table string_table;
 
+// Length of the leading part of `value` without '"', '\\', NUL or non-ASCII: eight bytes at a time
+// (messages are most of a line's bytes), then byte by byte.
+std::size_t plain_prefix(std::string_view value) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    const auto has_zero_byte = [](std::uint64_t x) { return ((x - ones) & ~x & highs) != 0; };
+    const char* p = value.data();
+    const std::size_t n = value.size();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        if ((w & highs) != 0 || has_zero_byte(w) || has_zero_byte(w ^ (ones * '"')) ||
+            has_zero_byte(w ^ (ones * '\\'))) {
+            break;
+        }
+    }
+    while (i < n && !string_table.attention[static_cast<unsigned char>(p[i])]) {
+        ++i;
+    }
+    return i;
+}
+
 // InfluxDB reads a backslash before ',', '=', ' ' or '"' as an escape in some places and pairs
 // up backslash runs in others (field keys; its line splitter everywhere), and a name ending in
 // one swallows the separator: such a backslash cannot be written as itself.
@@ -212,7 +235,8 @@ bool is_metric(const record& r) {
     if (!r.fields.is_object()) {
         return false;
     }
-    const auto it = r.fields.find(metric_field);
+    static const std::string key(metric_field);  // no std::string built per record
+    const auto it = r.fields.find(key);
     return it != r.fields.end() && it->is_object() && it->contains("measurement") &&
            (*it)["measurement"].is_string() && it->contains("fields") &&
            (*it)["fields"].is_object();
@@ -237,11 +261,7 @@ void append_field_key(std::string& out, std::string_view key) {
 
 void append_string_value(std::string& out, std::string_view value) {
     out += '"';
-    std::size_t plain = 0;  // the leading run that needs nothing
-    while (plain < value.size() &&
-           !string_table.attention[static_cast<unsigned char>(value[plain])]) {
-        ++plain;
-    }
+    const std::size_t plain = plain_prefix(value);  // the leading run that needs nothing
     if (plain == value.size()) {
         out.append(value);
     } else {
@@ -294,8 +314,7 @@ void line_encoder::append_sorted_tags(std::string& out) {
     }
 }
 
-std::int64_t line_encoder::unique_time(std::uint64_t series, std::int64_t ts) {
-    series_state& s = series_[series];
+std::int64_t line_encoder::unique_time(series_state& s, std::int64_t ts) {
     const std::int64_t wanted = ts;
     if (s.count > 0 && ts <= s.last) {
         const auto behind = static_cast<std::uint64_t>(s.last) - static_cast<std::uint64_t>(ts);
@@ -323,8 +342,8 @@ std::int64_t line_encoder::unique_time(std::uint64_t series, std::int64_t ts) {
     return ts;
 }
 
-std::int64_t line_encoder::timestamp_of(std::size_t index, std::uint64_t series, std::int64_t ts,
-                                        bool& first) {
+std::int64_t line_encoder::timestamp_of(std::size_t index, std::uint64_t series,
+                                        series_state* state, std::int64_t ts, bool& first) {
     if (index < memo_set_.size() && memo_set_[index] != 0) {
         first = false;
         return memo_time_[index];
@@ -335,7 +354,7 @@ std::int64_t line_encoder::timestamp_of(std::size_t index, std::uint64_t series,
         memo_time_.resize(index + 1, 0);
     }
     memo_set_[index] = 1;
-    return memo_time_[index] = unique_time(series, ts);
+    return memo_time_[index] = unique_time(state != nullptr ? *state : series_[series], ts);
 }
 
 void line_encoder::encode_record(const record& r, std::size_t index, std::string& out) {
@@ -359,6 +378,7 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
         }
     }
     std::uint64_t series = 0;
+    series_state* state = nullptr;
     if (tags_.empty()) {
         out += host_tag_;
         out += ",level=";
@@ -370,16 +390,20 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
                 last_logger_escaped_.clear();
                 append_tag(last_logger_escaped_, r.logger_name);
                 std::fill(std::begin(last_series_), std::end(last_series_), 0);
+                std::fill(std::begin(last_state_), std::end(last_state_), nullptr);
             }
             out += last_logger_escaped_;
         }
         out += service_tag_;
         // The series hash of (level, logger) is the same line after line: computed once.
-        std::uint64_t& cached = last_series_[static_cast<std::size_t>(r.level) & 7];
+        const std::size_t level = static_cast<std::size_t>(r.level) & 7;
+        std::uint64_t& cached = last_series_[level];
         if (cached == 0 || r.logger_name.empty()) {
             cached = std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;
+            last_state_[level] = &series_[cached];  // references survive rehashing
         }
         series = cached;
+        state = last_state_[level];
     } else {
         if (!options_.hostname.empty()) {
             tags_.emplace_back("host", options_.hostname);
@@ -392,10 +416,10 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
             tags_.emplace_back("service", options_.service);
         }
         append_sorted_tags(out);
-        series = std::hash<std::string_view>()(std::string_view(out).substr(start));
+        series = std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;
     }
     bool first = false;
-    const std::int64_t ts = timestamp_of(index, series, ns_since_epoch(r.time), first);
+    const std::int64_t ts = timestamp_of(index, series, state, ns_since_epoch(r.time), first);
     // Counted the first time this record is encoded only.
     std::uint64_t* renamed = first ? &stats_.renamed_keys : nullptr;
     std::uint64_t* nan_dropped = first ? &stats_.nan_fields_dropped : nullptr;
@@ -405,9 +429,13 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
     append_string_value(out, r.message);
     if (r.fields.is_object()) {
         std::string scratch;
-        for (const auto& [key, value] : r.fields.items()) {
-            if (key.empty() || std::find(options_.tag_fields.begin(), options_.tag_fields.end(),
-                                         key) != options_.tag_fields.end()) {
+        // Iterators, not items(): its proxy builds strings per element.
+        for (auto it = r.fields.begin(); it != r.fields.end(); ++it) {
+            const std::string& key = it.key();
+            const nlohmann::json& value = it.value();
+            if (key.empty() || (!options_.tag_fields.empty() &&
+                                std::find(options_.tag_fields.begin(), options_.tag_fields.end(),
+                                          key) != options_.tag_fields.end())) {
                 continue;
             }
             const std::string_view name =
@@ -437,7 +465,8 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
         }
     }
     append_sorted_tags(out);
-    const std::uint64_t series = std::hash<std::string_view>()(std::string_view(out).substr(start));
+    const std::uint64_t series =
+        std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;  // as cached
     // Only a point with a field has a timestamp: look before taking one.
     bool any = false;
     for (const auto& [key, value] : m["fields"].items()) {
@@ -449,7 +478,8 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
         return false;
     }
     bool first_time = false;
-    const std::int64_t ts = timestamp_of(index, series, ns_since_epoch(r.time), first_time);
+    const std::int64_t ts =
+        timestamp_of(index, series, nullptr, ns_since_epoch(r.time), first_time);
     bool first = true;
     std::string scratch;
     for (const auto& [key, value] : m["fields"].items()) {
@@ -540,6 +570,8 @@ std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint6
     // a same-nanosecond clash with a forgotten point could then overwrite it).
     if (series_.size() > max_series) {
         series_.clear();
+        std::fill(std::begin(last_series_), std::end(last_series_), 0);
+        std::fill(std::begin(last_state_), std::end(last_state_), nullptr);
     }
     return lines;
 }

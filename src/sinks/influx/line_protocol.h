@@ -79,10 +79,11 @@ class line_encoder {
         std::int64_t recent[ring_size] = {};
         std::size_t count = 0;  // timestamps pushed (ring position = count % ring_size)
     };
-    std::int64_t unique_time(std::uint64_t series, std::int64_t ts);
-    // The record's timestamp: remembered for its source batch, or assigned now (first = true).
-    std::int64_t timestamp_of(std::size_t index, std::uint64_t series, std::int64_t ts,
-                              bool& first);
+    std::int64_t unique_time(series_state& s, std::int64_t ts);
+    // The record's timestamp: remembered for its source batch, or assigned now (first = true)
+    // from the series' state (`state`, or looked up by `series`).
+    std::int64_t timestamp_of(std::size_t index, std::uint64_t series, series_state* state,
+                              std::int64_t ts, bool& first);
     void append_sorted_tags(std::string& out);  // tags_, sorted, as ",k=v,..."
     void encode_record(const record& r, std::size_t index, std::string& out);
     bool encode_metric(const record& r, std::size_t index, std::string& out);
@@ -95,6 +96,8 @@ class line_encoder {
     std::string last_logger_;  // the last logger name, its escaped tag and series hashes
     std::string last_logger_escaped_;
     std::uint64_t last_series_[8] = {};  // per level, for last_logger_ (0: not computed)
+    struct series_state;
+    series_state* last_state_[8] = {};                       // their states in series_
     std::vector<std::pair<std::string, std::string>> tags_;  // scratch
     line_protocol_stats stats_;
     std::unordered_map<std::uint64_t, series_state> series_;
