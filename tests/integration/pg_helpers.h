@@ -178,23 +178,7 @@ inline bool wait_ready(std::chrono::milliseconds limit) {
     }
 }
 
-// Runs `"$SPDLOG_EXT_SERVICES_SCRIPT" <command>` (e.g. pg-stop-immediate, pg-start) for the
-// services of $SPDLOG_EXT_SERVICES_DIR; returns its exit status. Its messages go to stderr.
-inline int services(const std::string& command) {
-    const std::string script = spdlog_ext_test::require_env("SPDLOG_EXT_SERVICES_SCRIPT");
-    (void)spdlog_ext_test::require_env("SPDLOG_EXT_SERVICES_DIR");
-    std::string quoted = "'";
-    for (char c : script) {
-        quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    }
-    quoted += "'";
-    const int status = std::system((quoted + " " + command + " 1>&2").c_str());
-    if (status == -1) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status)
-                             : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
+using spdlog_ext_test::services;
 
 // Restarts PostgreSQL when it leaves scope (after a test that kills it, even when an assertion
 // failed half-way), and waits until it accepts connections again.

@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -153,6 +155,24 @@ inline std::string url_encode(const std::string& text) {
     std::string result(escaped);
     curl_free(escaped);
     return result;
+}
+
+// Runs `"$SPDLOG_EXT_SERVICES_SCRIPT" <command>` (e.g. pg-stop-immediate, influx-start) for the
+// services of $SPDLOG_EXT_SERVICES_DIR; returns its exit status. Its messages go to stderr.
+inline int services(const std::string& command) {
+    const std::string script = require_env("SPDLOG_EXT_SERVICES_SCRIPT");
+    (void)require_env("SPDLOG_EXT_SERVICES_DIR");
+    std::string quoted = "'";
+    for (char c : script) {
+        quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    }
+    quoted += "'";
+    const int status = std::system((quoted + " " + command + " 1>&2").c_str());
+    if (status == -1) {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status)
+                             : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 }  // namespace spdlog_ext_test

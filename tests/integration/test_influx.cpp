@@ -86,28 +86,22 @@ std::string unique_name(const std::string& base) {
            std::to_string(counter.fetch_add(1)) + "_" + hex;
 }
 
-// An InfluxQL identifier in double quotes (\ and " escaped).
-std::string quote_ident(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '\\' || c == '"') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-
-// An InfluxQL string literal in single quotes (\ and ' escaped).
-std::string quote_literal(const std::string& text) {
-    std::string out = "'";
+// `text` between `quote` characters, with backslashes and that quote escaped (InfluxQL).
+std::string quoted(const std::string& text, char quote) {
+    std::string out(1, quote);
     for (char c : text) {
-        if (c == '\\' || c == '\'') {
+        if (c == '\\' || c == quote) {
             out += '\\';
         }
         out += c;
     }
-    return out + "'";
+    return out + quote;
+}
+std::string quote_ident(const std::string& name) {  // "an identifier"
+    return quoted(name, '"');
+}
+std::string quote_literal(const std::string& text) {  // 'a string'
+    return quoted(text, '\'');
 }
 
 // Runs one InfluxQL statement against the test database (times as ns since the epoch) and
@@ -237,23 +231,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-// Runs `scripts/services.sh COMMAND` (path from $SPDLOG_EXT_SERVICES_SCRIPT) on the services of
-// $SPDLOG_EXT_SERVICES_DIR; returns its exit status. Its messages go to stderr.
-int services(const std::string& command) {
-    const std::string script = spdlog_ext_test::require_env("SPDLOG_EXT_SERVICES_SCRIPT");
-    (void)spdlog_ext_test::require_env("SPDLOG_EXT_SERVICES_DIR");
-    std::string quoted = "'";
-    for (char c : script) {
-        quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-    }
-    quoted += "'";
-    const int status = std::system((quoted + " " + command + " 1>&2").c_str());
-    if (status == -1) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status)
-                             : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
+using spdlog_ext_test::services;
 
 bool influx_answers() {
     const auto r = spdlog_ext_test::http_get(influx_url() + "/ping", 2000);
