@@ -96,7 +96,6 @@ class line_encoder {
     std::string last_logger_;  // the last logger name, its escaped tag and series hashes
     std::string last_logger_escaped_;
     std::uint64_t last_series_[8] = {};  // per level, for last_logger_ (0: not computed)
-    struct series_state;
     series_state* last_state_[8] = {};                       // their states in series_
     std::vector<std::pair<std::string, std::string>> tags_;  // scratch
     line_protocol_stats stats_;
