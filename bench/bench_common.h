@@ -3,12 +3,15 @@
 
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +75,19 @@ inline double timer_cost(double tick_ns) {
     }
     std::sort(d.begin(), d.end());
     return d[d.size() / 2] * tick_ns;
+}
+
+// The full path of `program` found in $PATH, or empty.
+inline std::string find_in_path(const char* program) {
+    std::istringstream dirs(env_or_empty("PATH"));
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const std::filesystem::path p = std::filesystem::path(dir.empty() ? "." : dir) / program;
+        if (::access(p.c_str(), X_OK) == 0) {
+            return p.string();
+        }
+    }
+    return {};
 }
 
 // Runs argv (no shell) and returns its exit status (-1: could not start or killed).

@@ -477,18 +477,6 @@ std::string gzip(const std::string& data) {
     return out;
 }
 
-std::string find_in_path(const char* program) {
-    std::istringstream dirs(env_or_empty("PATH"));
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        const fs::path p = fs::path(dir.empty() ? "." : dir) / program;
-        if (::access(p.c_str(), X_OK) == 0) {
-            return p.string();
-        }
-    }
-    return {};
-}
-
 struct curl_result {
     std::size_t requests = 0;
     double wall = 0;

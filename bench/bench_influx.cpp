@@ -290,18 +290,6 @@ sink_result bench_sink(const server& srv, const std::string& measurement, std::s
 
 // ---------------------------------------------------------------- b. curl
 
-std::string find_in_path(const char* program) {
-    std::istringstream dirs(env_or_empty("PATH"));
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        const fs::path p = fs::path(dir.empty() ? "." : dir) / program;
-        if (::access(p.c_str(), X_OK) == 0) {
-            return p.string();
-        }
-    }
-    return {};
-}
-
 struct curl_result {
     double wall = 0;
     double curl_cpu = 0;
