@@ -305,6 +305,21 @@ struct influx_fixture {
     }
 
     // What to show when a check fails.
+    // Flushes `sink` and checks that every one of the `logged` records was delivered (none to
+    // the fallback). Returns the stats for further checks.
+    spdlog_ext::sink_stats expect_all_delivered(spdlog_ext::influx_timeseries_sink& sink,
+                                                std::uint64_t logged,
+                                                std::chrono::seconds limit = 30s) const {
+        const bool flushed = sink.flush_for(limit);
+        const auto s = sink.stats();
+        INFO(describe(s));
+        REQUIRE(flushed);
+        check_accounting(s, logged);
+        CHECK(s.delivered == logged);
+        CHECK(s.fallback == 0);
+        return s;
+    }
+
     std::string describe(const spdlog_ext::sink_stats& s) const {
         std::string out = "measurement: " + measurement + "\nstats: " + s.to_json().dump() +
                           "\nerrors:" + errors->text();
@@ -375,13 +390,8 @@ TEST_SUITE("influx") {
                     "explicit time");
         ++logged;
 
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, logged);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, logged);
-        CHECK(s.delivered == logged);
-        CHECK(s.fallback == 0);
         CHECK(f.fallback->size() == 0);
 
         const auto rows = select_rows("SELECT * FROM " + quote_ident(f.measurement));
@@ -492,12 +502,8 @@ TEST_SUITE("influx") {
         spdlog::logger logger("plain", sink);
         logger.info("hello");
         logger.error("world");
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, 2);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, 2);
-        CHECK(s.delivered == 2);
         const auto rows = select_rows("SELECT * FROM " + quote_ident(f.measurement));
         REQUIRE(rows.size() == 2);
         for (const auto& r : rows) {
@@ -603,13 +609,8 @@ TEST_SUITE("influx") {
             CHECK(s2.delivered == 1);
         }
 
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, logged);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, logged);
-        CHECK(s.delivered == logged);
-        CHECK(s.fallback == 0);
 
         // The measurement names, exactly (a leading '#' as U+FF03).
         {
@@ -730,12 +731,8 @@ TEST_SUITE("influx") {
                          {"service", "billing"},
                          {"region", "eu"}},
                         "clashing field names");
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, 1);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, 1);
-        CHECK(s.delivered == 1);
 
         const auto tags = tag_keys(f.measurement);
         const auto types = field_types(f.measurement);
@@ -789,13 +786,8 @@ TEST_SUITE("influx") {
             logger.log(tp, spdlog::source_loc{}, spdlog::level::info,
                        "same time " + std::to_string(i));
         }
-        const bool flushed = sink->flush_for(60s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, n, 60s);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, n);
-        CHECK(s.delivered == n);
-        CHECK(s.fallback == 0);
 
         CHECK(count_points(f.measurement) == n);
         const auto rows = select_rows("SELECT message FROM " + quote_ident(f.measurement));
@@ -850,13 +842,8 @@ TEST_SUITE("influx") {
         const auto after = std::chrono::system_clock::now();
         constexpr std::uint64_t logged = 4;
 
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, logged);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, logged);
-        CHECK(s.delivered == logged);
-        CHECK(s.fallback == 0);
 
         // Nothing in the logs measurement: a metric is its point, not a log line.
         CHECK(count_points(f.measurement) == 0);
@@ -939,13 +926,8 @@ TEST_SUITE("influx") {
         }
         const std::uint64_t logged =
             static_cast<std::uint64_t>(errors_a + infos_a + infos_b + warns_b);
-        const bool flushed = sink->flush_for(30s);
-        const auto s = sink->stats();
+        const auto s = f.expect_all_delivered(*sink, logged);
         INFO(f.describe(s));
-        REQUIRE(flushed);
-        check_accounting(s, logged);
-        CHECK(s.delivered == logged);
-        CHECK(s.fallback == 0);
         CHECK(count_points(f.measurement) == static_cast<long long>(logged));
 
         const auto sums = select_rows("SELECT sum(\"count\") FROM " + quote_ident(counts) +
