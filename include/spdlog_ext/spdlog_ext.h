@@ -7,6 +7,7 @@
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/engine/sink_stats.h"
 #include "spdlog_ext/env_options.h"
+#include "spdlog_ext/features.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/json_formatter.h"

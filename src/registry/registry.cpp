@@ -15,13 +15,14 @@
 
 #include "core/text.h"
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/features.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 
-#ifdef SPDLOG_EXT_WITH_POSTGRES
+#if SPDLOG_EXT_WITH_POSTGRES
 #include "sinks/postgres/postgres_backend.h"
 #endif
-#ifdef SPDLOG_EXT_WITH_HTTP
+#if SPDLOG_EXT_WITH_HTTP
 #include "sinks/datadog/datadog_backend.h"
 #include "sinks/influx/influx_backend.h"
 #include "sinks/slack/slack_backend.h"
@@ -86,12 +87,12 @@ struct registry_state {
         factories["stderr"] = make_stderr;
         factories["file"] = make_file;
         factories["null"] = make_null;
-#ifdef SPDLOG_EXT_WITH_POSTGRES
+#if SPDLOG_EXT_WITH_POSTGRES
         factories["postgres"] = [](const env_options& env) -> spdlog::sink_ptr {
             return std::make_shared<postgres_batch_sink>(detail::postgres_config_from(env));
         };
 #endif
-#ifdef SPDLOG_EXT_WITH_HTTP
+#if SPDLOG_EXT_WITH_HTTP
         factories["datadog"] = [](const env_options& env) -> spdlog::sink_ptr {
             return std::make_shared<datadog_http_sink>(detail::datadog_config_from(env));
         };
