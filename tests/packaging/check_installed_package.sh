@@ -4,6 +4,7 @@
 #
 # Usage: check_installed_package.sh --source-dir DIR --build-dir DIR --work-dir DIR
 #                                   [--cxx COMPILER] [--sanitize LIST]
+#                                   [--prefix-path LIST] [--spdlog-header-only ON|OFF]
 #
 #  1. `cmake --install` of the built tree (every component) into WORK/full, then against it:
 #     the consumer project (find_package + every header alone + the registry), all examples
@@ -11,10 +12,14 @@
 #  2. A second build of the library from the sources without its optional components, as a
 #     shared library, installed into WORK/core: the consumer, the examples that need no
 #     component, and find_package(... COMPONENTS postgres) failing with its message.
-# COMPILER and LIST (-fsanitize=LIST) must be those of the build tree.
+# COMPILER and LIST (-fsanitize=LIST) must be those of the build tree. --prefix-path is the
+# build tree's CMAKE_PREFIX_PATH (prefixes of its dependencies separated by ':' or ';', e.g. a spdlog
+# built from source by scripts/compat-matrix.sh): they are searched by every configure below,
+# and their lib/pkgconfig directories by pkg-config. --spdlog-header-only is the build tree's
+# SPDLOG_EXT_SPDLOG_HEADER_ONLY, used again for the second build.
 set -euo pipefail
 
-source_dir="" build_dir="" work_dir="" cxx=${CXX:-c++} sanitize=""
+source_dir="" build_dir="" work_dir="" cxx=${CXX:-c++} sanitize="" prefix_path="" header_only=OFF
 while (($# > 0)); do
   case $1 in
   --source-dir) source_dir=$2 ;;
@@ -22,6 +27,8 @@ while (($# > 0)); do
   --work-dir) work_dir=$2 ;;
   --cxx) cxx=$2 ;;
   --sanitize) sanitize=$2 ;;
+  --prefix-path) prefix_path=$2 ;;
+  --spdlog-header-only) header_only=$2 ;;
   *)
     echo "check_installed_package.sh: unknown argument: $1" >&2
     exit 2
@@ -29,6 +36,7 @@ while (($# > 0)); do
   esac
   shift 2
 done
+prefix_path=${prefix_path//:/;}
 [[ -n $source_dir && -n $build_dir && -n $work_dir ]] || {
   echo "check_installed_package.sh: --source-dir, --build-dir and --work-dir are required" >&2
   exit 2
@@ -58,6 +66,13 @@ configure() { # configure SOURCE BUILD [cmake args...]
     "${flags[@]}" "$@"
 }
 build() { cmake --build "$1" -j "$jobs"; }
+# The dependencies' pkg-config directories (after PREFIX/lib/pkgconfig, given as $1).
+pc_path() {
+  local out=$1 p deps
+  IFS=';' read -r -a deps <<<"$prefix_path"
+  for p in ${deps[@]+"${deps[@]}"}; do out+=":$p/lib/pkgconfig:$p/lib64/pkgconfig:$p/share/pkgconfig"; done
+  printf '%s' "$out"
+}
 
 # Consumer, examples and quickstart against PREFIX, which has (postgres, http) = ($2, $3).
 check_prefix() {
@@ -77,12 +92,13 @@ check_prefix() {
   done
   step "$name: consumer (find_package COMPONENTS ${components[*]:-none}, every header alone, the registry)"
   configure "$source_dir/tests/packaging/consumer" "$work_dir/$name-consumer" \
-    "-DCMAKE_PREFIX_PATH=$prefix" "-DSPDLOG_EXT_COMPONENTS=$(IFS=';' && echo "${components[*]}")"
+    "-DCMAKE_PREFIX_PATH=$prefix${prefix_path:+;$prefix_path}" \
+    "-DSPDLOG_EXT_COMPONENTS=$(IFS=';' && echo "${components[*]}")"
   build "$work_dir/$name-consumer"
   "$work_dir/$name-consumer/consumer" "$postgres" "$http"
 
   step "$name: examples/ built on their own against the package"
-  configure "$source_dir/examples" "$work_dir/$name-examples" "-DCMAKE_PREFIX_PATH=$prefix"
+  configure "$source_dir/examples" "$work_dir/$name-examples" "-DCMAKE_PREFIX_PATH=$prefix${prefix_path:+;$prefix_path}"
   build "$work_dir/$name-examples"
   local example expected=(quickstart custom_backend)
   ((postgres)) && expected+=(postgres_example)
@@ -113,10 +129,11 @@ done
 check_prefix "$work_dir/full" 1 1 full
 
 step "full: a pkg-config build of the consumer"
-pc_flags=$(PKG_CONFIG_PATH=$work_dir/full/lib/pkgconfig pkg-config --cflags --libs spdlog_ext)
+pc_dirs=$(pc_path "$work_dir/full/lib/pkgconfig")
+pc_flags=$(PKG_CONFIG_PATH=$pc_dirs pkg-config --cflags --libs spdlog_ext)
 echo "pkg-config: $pc_flags"
 # shellcheck disable=SC2086 # pc_flags is a list of flags
-"$cxx" -std=c++17 ${sanitize:+-fsanitize=$sanitize} -DEXPECTED_VERSION="\"$(PKG_CONFIG_PATH=$work_dir/full/lib/pkgconfig pkg-config --modversion spdlog_ext)\"" \
+"$cxx" -std=c++17 ${sanitize:+-fsanitize=$sanitize} -DEXPECTED_VERSION="\"$(PKG_CONFIG_PATH=$pc_dirs pkg-config --modversion spdlog_ext)\"" \
   "$source_dir/tests/packaging/consumer/main.cpp" -o "$work_dir/pkgconfig-consumer" $pc_flags
 "$work_dir/pkgconfig-consumer" 1 1
 
@@ -124,7 +141,8 @@ step "core: the library without optional components, shared, from $source_dir"
 configure "$source_dir" "$work_dir/core-build" -DBUILD_SHARED_LIBS=ON -DSPDLOG_EXT_WITH_POSTGRES=OFF \
   -DSPDLOG_EXT_WITH_HTTP=OFF -DSPDLOG_EXT_BUILD_TESTS=OFF -DSPDLOG_EXT_BUILD_EXAMPLES=OFF \
   -DSPDLOG_EXT_BUILD_BENCH=OFF -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON "-DSPDLOG_EXT_SANITIZE=$sanitize" \
-  -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS=
+  -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= -DCMAKE_SHARED_LINKER_FLAGS= \
+  "-DCMAKE_PREFIX_PATH=$prefix_path" "-DSPDLOG_EXT_SPDLOG_HEADER_ONLY=$header_only"
 build "$work_dir/core-build"
 rm -rf "$work_dir/core"
 cmake --install "$work_dir/core-build" --prefix "$work_dir/core"
@@ -132,7 +150,7 @@ ls "$work_dir"/core/lib/libspdlog_ext.so.* >/dev/null || fail "no shared library
 check_prefix "$work_dir/core" 0 0 core
 
 step "core: find_package(spdlog_ext COMPONENTS postgres) fails and says how to fix it"
-if configure "$source_dir/tests/packaging/consumer" "$work_dir/core-missing" "-DCMAKE_PREFIX_PATH=$work_dir/core" \
+if configure "$source_dir/tests/packaging/consumer" "$work_dir/core-missing" "-DCMAKE_PREFIX_PATH=$work_dir/core${prefix_path:+;$prefix_path}" \
   -DSPDLOG_EXT_COMPONENTS=postgres >"$work_dir/core-missing.log" 2>&1; then
   fail "find_package with a missing component succeeded"
 fi
