@@ -4,7 +4,7 @@
 #
 # Usage: scripts/compat-matrix.sh [--spdlog DIR[=VARIANTS]]... [--libpqxx DIR]...
 #                                 [--work DIR] [--jobs N] [--cross] [--no-system]
-#                                 [--label REGEX] [--dry-run]
+#                                 [--cxx-standard N] [--label REGEX] [--dry-run]
 #
 #   --spdlog DIR[=VARIANTS]  A spdlog source tree (e.g. a clone of tag v1.15.0).
 #                     It is built once into its own prefix (static, bundled fmt,
@@ -25,6 +25,9 @@
 #                     system + system; each spdlog variant + the system libpqxx;
 #                     each libpqxx + the last --spdlog's first variant (the
 #                     system spdlog when no --spdlog is given).
+#   --cxx-standard N  Build spdlog_ext, its tests and the dependencies with
+#                     -DCMAKE_CXX_STANDARD=N (default: each project's own; spdlog_ext
+#                     asks for C++17). libpqxx 8 needs 20.
 #   --label REGEX     Run only the ctest labels matching REGEX (default: all).
 #   --dry-run         Print the rows and commands, build and run nothing.
 #
@@ -34,7 +37,7 @@
 # the chosen libpqxx), build, then ctest against the throwaway PostgreSQL and
 # InfluxDB of scripts/services.sh (started once, stopped on exit). CC/CXX pick
 # the compiler. The script prints a table of the results (also written to
-# WORK/results.md) and exits 1 if any row failed.
+# WORK/results-DATE-PID.md) and exits 1 if any row failed.
 #
 # Getting the sources is up to you, e.g.:
 #   git clone --branch v1.15.0 --depth 1 https://github.com/gabime/spdlog /src/spdlog-1.15.0
@@ -60,10 +63,11 @@ bad_usage() {
 }
 
 work=/tmp/spdlog_ext-compat jobs=${SPDLOG_EXT_BUILD_JOBS:-2} cross=0 with_system=1 label="" dry_run=0
+cxx_std=""
 spdlog_args=() pqxx_args=()
 while (($# > 0)); do
   case $1 in
-  --spdlog | --libpqxx | --work | --jobs | --label)
+  --spdlog | --libpqxx | --work | --jobs | --label | --cxx-standard)
     (($# >= 2)) || bad_usage "$1 needs a value"
     case $1 in
     --spdlog) spdlog_args+=("$2") ;;
@@ -71,6 +75,7 @@ while (($# > 0)); do
     --work) work=$2 ;;
     --jobs) jobs=$2 ;;
     --label) label=$2 ;;
+    --cxx-standard) cxx_std=$2 ;;
     esac
     shift 2
     ;;
@@ -79,6 +84,7 @@ while (($# > 0)); do
   --work=*) work=${1#*=} && shift ;;
   --jobs=*) jobs=${1#*=} && shift ;;
   --label=*) label=${1#*=} && shift ;;
+  --cxx-standard=*) cxx_std=${1#*=} && shift ;;
   --cross) cross=1 && shift ;;
   --no-system) with_system=0 && shift ;;
   --dry-run) dry_run=1 && shift ;;
@@ -90,6 +96,7 @@ while (($# > 0)); do
   esac
 done
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || bad_usage "--jobs: expected a positive number, got '$jobs'"
+[[ -z $cxx_std || $cxx_std =~ ^[0-9]{2}$ ]] || bad_usage "--cxx-standard: expected e.g. 17 or 20, got '$cxx_std'"
 [[ $work == /* ]] || work=$PWD/$work
 case $work/ in
 "$ROOT"/*) bad_usage "--work must be outside the repository ($ROOT)" ;;
@@ -135,14 +142,14 @@ for arg in ${spdlog_args[@]+"${spdlog_args[@]}"}; do
     compiled | header-only) ;;
     *) bad_usage "--spdlog $arg: variant must be compiled or header-only, got '$v'" ;;
     esac
-    spdlog_choices+=("$v|$version|$dir|$work/deps/spdlog-$version")
+    spdlog_choices+=("$v|$version|$dir|$work/deps/spdlog-$version${cxx_std:+-c++$cxx_std}")
   done
 done
 for dir in ${pqxx_args[@]+"${pqxx_args[@]}"}; do
   [[ -d $dir ]] || die "--libpqxx $dir: no such directory"
   dir=$(cd "$dir" && pwd -P)
   version=$(pqxx_src_version "$dir") || die "--libpqxx $dir: no VERSION file (not a libpqxx source tree?)"
-  pqxx_choices+=("built|$version|$dir|$work/deps/libpqxx-$version")
+  pqxx_choices+=("built|$version|$dir|$work/deps/libpqxx-$version${cxx_std:+-c++$cxx_std}")
 done
 
 system_spdlog_version() {
@@ -219,6 +226,10 @@ spdlog_dep_args=(-DCMAKE_POSITION_INDEPENDENT_CODE=ON -DSPDLOG_BUILD_SHARED=OFF
   -DSPDLOG_FMT_EXTERNAL=OFF -DSPDLOG_INSTALL=ON -DSPDLOG_BUILD_EXAMPLE=OFF
   -DSPDLOG_BUILD_TESTS=OFF -DSPDLOG_BUILD_BENCH=OFF)
 pqxx_dep_args=(-DBUILD_SHARED_LIBS=ON -DBUILD_TEST=OFF -DBUILD_DOC=OFF)
+if [[ -n $cxx_std ]]; then
+  spdlog_dep_args+=("-DCMAKE_CXX_STANDARD=$cxx_std")
+  pqxx_dep_args+=("-DCMAKE_CXX_STANDARD=$cxx_std")
+fi
 
 # ---------------------------------------------------------------- checks
 
@@ -328,11 +339,13 @@ start_services() {
 
 results=()
 failed=0
+results_file=$work/results-$(date '+%Y%m%d-%H%M%S')-$$.md
 for r in "${rows[@]}"; do
   IFS='|' read -r skind sver ssrc sprefix <<<"${r%%#*}"
   IFS='|' read -r pkind pver psrc pprefix <<<"${r#*#}"
   name="spdlog-$sver-$skind+libpqxx-$pver"
   [[ $pkind == system ]] || name="spdlog-$sver-$skind+libpqxx-$pver-built"
+  [[ -z $cxx_std ]] || name+="-c++$cxx_std"
   bdir=$work/build/$name rlog=$work/logs/$name.log
   conf=fail build=- test=- counts=- versions="-"
   log "==== $name (log: $rlog)"
@@ -358,6 +371,7 @@ for r in "${rows[@]}"; do
     -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON
     -DSPDLOG_EXT_BUILD_EXAMPLES=ON -DSPDLOG_EXT_BUILD_BENCH=ON
     "-DSPDLOG_EXT_SPDLOG_HEADER_ONLY=$header_only")
+  [[ -z $cxx_std ]] || configure+=("-DCMAKE_CXX_STANDARD=$cxx_std")
   ctest=(ctest --test-dir "$bdir" --output-on-failure --no-tests=error)
   [[ -z $label ]] || ctest+=(-L "$label")
 
@@ -401,5 +415,6 @@ done
   printf '| row | compiled in | configure | build | test | ctest |\n'
   printf '| --- | --- | --- | --- | --- | --- |\n'
   printf '%s\n' "${results[@]}"
-} | tee "$work/results.md"
+} | tee "$results_file"
+log "results written to $results_file"
 exit "$failed"
