@@ -142,11 +142,19 @@ class SpdlogExtConan(ConanFile):
         def requires(*refs):
             return [ref for ref in refs if ref.split("::")[0] not in platform]
 
-        # One library file; the components say which dependencies each part brings along, so
-        # the link line is right for a static library too.
+        # One library file, so one component owns it together with everything that file links:
+        # CMakeDeps attaches a component's requirements to its library target, which is what
+        # puts libpq/libcurl/zlib after libspdlog_ext.a on a static link line. (With libpq on a
+        # sibling "postgres" component instead, CMake may place -lpq before the archive: the
+        # link fails with undefined PQ*/curl_* symbols.)
         core = self.cpp_info.components["core"]
         core.libs = ["spdlog_ext"]
-        core.requires = requires("spdlog::spdlog", "nlohmann_json::nlohmann_json")
+        core_requires = ["spdlog::spdlog", "nlohmann_json::nlohmann_json"]
+        if self.options.with_postgres:
+            core_requires.append("libpq::libpq")
+        if self.options.with_http:
+            core_requires += ["libcurl::libcurl", "zlib::zlib"]
+        core.requires = requires(*core_requires)
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]  # the engine's worker threads
         core.set_property("cmake_target_name", "spdlog_ext::core")
@@ -156,16 +164,19 @@ class SpdlogExtConan(ConanFile):
             # root's builddirs would be ignored. It puts this folder in CMAKE_PREFIX_PATH.
             core.builddirs.append(os.path.join("lib", "cmake", "spdlog_ext"))
 
+        # The optional sinks, as components to ask for: find_package(spdlog_ext COMPONENTS
+        # postgres http) fails when the package was built without them, as with the project's
+        # own spdlog_extConfig.cmake. Their code is in the one library, so they add no files.
         # SPDLOG_EXT_WITH_POSTGRES / SPDLOG_EXT_WITH_HTTP come from the installed
         # spdlog_ext/features.h, not from compile definitions.
         if self.options.with_postgres:
             postgres = self.cpp_info.components["postgres"]
-            postgres.requires = ["core"] + requires("libpq::libpq")
+            postgres.requires = ["core"]
             postgres.set_property("cmake_target_name", "spdlog_ext::postgres")
             postgres.set_property("pkg_config_name", "spdlog_ext_postgres")
 
         if self.options.with_http:
             http = self.cpp_info.components["http"]
-            http.requires = ["core"] + requires("libcurl::libcurl", "zlib::zlib")
+            http.requires = ["core"]
             http.set_property("cmake_target_name", "spdlog_ext::http")
             http.set_property("pkg_config_name", "spdlog_ext_http")
