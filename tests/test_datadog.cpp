@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "sinks/datadog/datadog_encoder.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/record.h"
@@ -956,5 +957,20 @@ TEST_SUITE("datadog") {
         const auto from_env = spdlog_ext::datadog_config::from_env();
         CHECK(from_env.intake_url() == "https://http-intake.logs.datadoghq.eu/api/v2/logs");
         CHECK(from_env.api_key == good_key);
+    }
+
+    // Found by fuzz_datadog_json: a field named `fields` took the place of the object that holds
+    // the reserved names, and the next reserved name threw nlohmann's type_error.
+    TEST_CASE("a field named fields next to reserved names is encoded under fields") {
+        spdlog_ext::record r;
+        r.message = "m";
+        r.fields = json{{"fields", "x"}, {"hostname", "h"}, {"status", 1}};
+        const spdlog_ext::detail::datadog_encoder encoder{spdlog_ext::datadog_config{}};
+        std::string body;
+        REQUIRE_NOTHROW(encoder.encode(spdlog_ext::record_span(&r, 1), body));
+        const json items = json::parse(body);
+        REQUIRE(items.size() == 1);
+        CHECK(items[0]["fields"] == json{{"fields", "x"}, {"hostname", "h"}, {"status", 1}});
+        CHECK(items[0]["message"] == "m");
     }
 }

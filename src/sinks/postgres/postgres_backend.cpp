@@ -1,5 +1,6 @@
 #include "sinks/postgres/postgres_backend.h"
 #include "core/levels.h"
+#include "sinks/postgres/copy_text_encoder.h"
 
 #include <spdlog/details/os.h>
 
@@ -26,12 +27,6 @@ namespace {
 
 constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
 
-// Columns written by COPY, in this order; `id` and `created_at` are filled by the server.
-constexpr std::array<const char*, 15> copy_columns = {
-    "timestamp",   "level",    "logger_name", "process_id", "thread_id",
-    "thread_name", "hostname", "message",     "exception",  "function_name",
-    "module",      "filename", "lineno",      "pathname",   "extra_data"};
-
 // A name derived from the table's, shortened with a stable hash when it would pass 63 bytes
 // (PostgreSQL would silently truncate it, and two indexes could collide).
 std::string derived_name(const std::string& table, const std::string& suffix) {
@@ -49,106 +44,11 @@ std::string derived_name(const std::string& table, const std::string& suffix) {
     return std::string(utf8::truncate(table, keep)) + "_" + hex + "_" + suffix;
 }
 
-// PostgreSQL text cannot hold NUL, and jsonb refuses \u0000: replace both, and repair UTF-8.
-void sanitize_json(nlohmann::json& j) {
-    if (j.is_string()) {
-        utf8::sanitize_in_place(j.get_ref<std::string&>(), utf8::nul_policy::replace);
-    } else if (j.is_array()) {
-        for (auto& v : j) {
-            sanitize_json(v);
-        }
-    } else if (j.is_object()) {
-        nlohmann::json clean = nlohmann::json::object();
-        for (auto& [key, value] : j.items()) {
-            sanitize_json(value);
-            clean[utf8::sanitize(key, utf8::nul_policy::replace)] = std::move(value);
-        }
-        j = std::move(clean);
-    }
-}
-
-std::string clean_text(const std::string& s) {
-    return utf8::sanitize(s, utf8::nul_policy::replace);
-}
-
 // The first line of a libpq message (the rest repeats the query).
 std::string first_line(const char* what) {
     std::string s(what);
     const auto nl = s.find('\n');
     return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
-// A row's fields as COPY wants them: text, or a null pointer for NULL.
-struct row_text {
-    std::string timestamp, logger, thread_name, message, exception, function, module, filename,
-        lineno, pathname, extra, tid;
-    bool has_thread_name = false, has_exception = false, has_source = false, has_extra = false;
-};
-
-// True when a string or key in `j` holds NUL or invalid UTF-8 (the common answer is no, and
-// then the fields are dumped as they are, without a copy).
-bool json_needs_cleaning(const nlohmann::json& j) {
-    const auto dirty = [](const std::string& s) {
-        return s.find('\0') != std::string::npos || !utf8::is_valid(s);
-    };
-    if (j.is_string()) {
-        return dirty(j.get_ref<const std::string&>());
-    }
-    if (j.is_array()) {
-        for (const auto& v : j) {
-            if (json_needs_cleaning(v)) {
-                return true;
-            }
-        }
-    } else if (j.is_object()) {
-        for (const auto& [key, value] : j.items()) {
-            if (dirty(key) || json_needs_cleaning(value)) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-void encode_row(const record& r, row_text& out) {
-    out.timestamp = format_rfc3339(r.time, json_time_zone::utc);
-    out.logger = clean_text(r.logger_name);
-    out.tid = std::to_string(r.thread_id);
-    out.has_thread_name = !r.thread_name.empty();
-    if (out.has_thread_name) {
-        out.thread_name = clean_text(r.thread_name);
-    }
-    out.message = clean_text(r.message);
-    out.has_exception = false;
-    out.has_extra = false;
-    if (r.fields.is_object() && !r.fields.empty()) {
-        const auto exception = r.fields.find(exception_field);
-        if (exception == r.fields.end() && !json_needs_cleaning(r.fields)) {
-            out.has_extra = true;  // the common case: dump as is
-            out.extra = r.fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        } else {
-            nlohmann::json extra = r.fields;
-            auto it = extra.find(exception_field);
-            if (it != extra.end()) {
-                out.exception = clean_text(it->is_string() ? it->get<std::string>() : it->dump());
-                out.has_exception = true;
-                extra.erase(it);
-            }
-            out.has_extra = !extra.empty();
-            if (out.has_extra) {
-                sanitize_json(extra);
-                out.extra = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            }
-        }
-    }
-    out.has_source = r.has_source();
-    if (out.has_source) {
-        out.function = clean_text(r.source_function);
-        out.pathname = clean_text(r.source_file);
-        out.filename = base_name(out.pathname);
-        out.module = file_stem(out.pathname);
-        out.lineno = std::to_string(r.source_line);
-    }
 }
 
 std::string random_instance_id() {
@@ -274,25 +174,6 @@ class pg_connection {
     PGconn* conn_;
 };
 
-// Appends `text` as one COPY text-format field (backslash escapes for \ \n \r \t).
-void append_copy_field(std::string& out, std::string_view text) {
-    std::size_t plain = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        const char* esc = c == '\\'   ? "\\\\"
-                          : c == '\n' ? "\\n"
-                          : c == '\r' ? "\\r"
-                          : c == '\t' ? "\\t"
-                                      : nullptr;
-        if (esc != nullptr) {
-            out.append(text.data() + plain, i - plain);
-            out.append(esc, 2);
-            plain = i + 1;
-        }
-    }
-    out.append(text.data() + plain, text.size() - plain);
-}
-
 class postgres_backend final : public backend {
   public:
     postgres_backend(postgres_config cfg, std::string conninfo)
@@ -300,7 +181,7 @@ class postgres_backend final : public backend {
           conninfo_(std::move(conninfo)),
           instance_(random_instance_id()),
           pid_text_(std::to_string(process_id())),
-          host_text_(clean_text(host_name())),
+          encoder_(pid_text_, host_name()),
           display_table_((cfg_.schema.empty() ? "" : cfg_.schema + ".") + cfg_.table_name()) {}
 
     batch_result write(record_span batch, const write_context& ctx) override {
@@ -316,7 +197,7 @@ class postgres_backend final : public backend {
             if (ctx.attempt > 0 && batch_committed(batch_id)) {
                 return batch_result::delivered();
             }
-            encode_batch(batch);
+            encoder_.encode(batch, buffer_);
             conn_->exec("BEGIN");
             conn_->copy_in(copy_sql_, buffer_);
             conn_->exec("INSERT INTO " + batches_ + " (batch_id, row_count) VALUES (" +
@@ -535,39 +416,6 @@ class postgres_backend final : public backend {
         return PQntuples(r.get()) > 0;
     }
 
-    // The batch as COPY text: one line per record, fields separated by tabs, \N for NULL.
-    void encode_batch(record_span batch) {
-        buffer_.clear();
-        const auto field = [this](bool present, const std::string& text) {
-            if (present) {
-                append_copy_field(buffer_, text);
-            } else {
-                buffer_ += "\\N";
-            }
-            buffer_ += '\t';
-        };
-        for (const record& r : batch) {
-            encode_row(r, row_);
-            field(true, row_.timestamp);
-            buffer_ += detail::level_upper(r.level);
-            buffer_ += '\t';
-            field(true, row_.logger);
-            field(true, pid_text_);
-            field(true, row_.tid);
-            field(row_.has_thread_name, row_.thread_name);
-            field(true, host_text_);
-            field(true, row_.message);
-            field(row_.has_exception, row_.exception);
-            field(row_.has_source, row_.function);
-            field(row_.has_source, row_.module);
-            field(row_.has_source, row_.filename);
-            field(row_.has_source, row_.lineno);
-            field(row_.has_source, row_.pathname);
-            field(row_.has_extra, row_.extra);
-            buffer_.back() = '\n';  // the last field ends the line instead
-        }
-    }
-
     // Deletes matching rows a chunk per transaction, so locks are held briefly; bounded per call.
     std::uint64_t delete_in_chunks(const std::string& table, const std::string& condition) {
         std::uint64_t total = 0;
@@ -588,7 +436,6 @@ class postgres_backend final : public backend {
     std::string conninfo_;
     std::string instance_;  // makes batch ids unique across processes and restarts
     const std::string pid_text_;
-    const std::string host_text_;
     std::mutex conn_mu_;  // guards conn_ against interrupt() from another thread
     std::unique_ptr<pg_connection> conn_;
     bool schema_checked_ = false;
@@ -597,8 +444,8 @@ class postgres_backend final : public backend {
     std::string table_;    // quoted, schema-qualified
     std::string batches_;  // quoted, schema-qualified
     std::string copy_sql_;
-    std::string buffer_;  // the batch's COPY text, reused
-    row_text row_;
+    copy_text_encoder encoder_;
+    std::string buffer_;               // the batch's COPY text, reused
     const std::string display_table_;  // for messages and stats (read from other threads)
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> retention_deleted_{0};
