@@ -959,7 +959,7 @@ TEST_SUITE("datadog") {
         CHECK(from_env.api_key == good_key);
     }
 
-    // Found by fuzz_datadog_json: a field named `fields` took the place of the object that holds
+    // Found writing fuzz_datadog_json: a field named `fields` took the place of the object holding
     // the reserved names, and the next reserved name threw nlohmann's type_error.
     TEST_CASE("a field named fields next to reserved names is encoded under fields") {
         spdlog_ext::record r;
