@@ -13,6 +13,7 @@
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/metrics.h"
 #include "spdlog_ext/record.h"
+#include "spdlog_ext/redaction.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 #include "spdlog_ext/version.h"

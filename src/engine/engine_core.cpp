@@ -12,6 +12,7 @@
 
 #include "core/thread_context.h"
 #include "spdlog_ext/fields_flag.h"
+#include "spdlog_ext/redaction.h"
 
 namespace spdlog_ext::detail {
 
@@ -570,6 +571,13 @@ void engine_core::reset_batch(batch& b) {
 void engine_core::process(batch& b) {
     const std::size_t n = b.count;
     if (n > 0) {
+        if (cfg_.redaction) {
+            // Once per batch, before the first attempt: retries, bisection halves and the
+            // fallback all see the masked record.
+            for (std::size_t i = 0; i < n; ++i) {
+                cfg_.redaction->apply(b.records[i]);
+            }
+        }
         render_messages(b);
         ++source_id_;
         send_range(b, 0, n);

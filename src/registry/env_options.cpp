@@ -10,6 +10,7 @@
 #include "core/text.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/json_formatter.h"
+#include "spdlog_ext/redaction.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 
 namespace spdlog_ext {
@@ -219,6 +220,9 @@ void env_options::apply_engine(engine_config& cfg) const {
                                               {"block", overflow_policy::block},
                                               {"drop_newest", overflow_policy::drop_newest},
                                               {"drop_oldest", overflow_policy::drop_oldest}});
+    if (auto spec = raw("REDACT")) {
+        cfg.redaction = redactor::from_spec(*spec, variable("REDACT"));
+    }
     if (auto fallback = raw("FALLBACK")) {
         const std::string v = trim(*fallback);
         if (lower(v) == "stderr") {

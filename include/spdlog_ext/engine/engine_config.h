@@ -7,10 +7,13 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace spdlog_ext {
+
+class redactor;
 
 using namespace std::chrono_literals;
 
@@ -61,6 +64,10 @@ struct engine_config {
     std::function<void(const std::string&)> error_handler;
     // Strings masked as *** in every reason, error and stat this sink emits (API keys, passwords).
     std::vector<std::string> secrets;
+    // Masks secrets in each record (message and fields) on the worker, before the backend sees
+    // it and before a fallback does (spdlog_ext/redaction.h). Null: records go out as logged.
+    // The network sinks default to redactor::defaults(); LOG_<BACKEND>_REDACT overrides.
+    std::shared_ptr<const redactor> redaction;
 };
 
 }  // namespace spdlog_ext

@@ -19,14 +19,16 @@
 #include <string>
 
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/redaction.h"
 
 namespace spdlog_ext {
 
 struct datadog_config {
     datadog_config() {
         engine.name = "datadog";
-        engine.batch_max_records = 1000;    // Datadog: at most 1000 items per request
-        engine.batch_max_bytes = 4u << 20;  // keeps most requests under the 5 MB limit
+        engine.redaction = redactor::defaults();  // secrets never leave the process
+        engine.batch_max_records = 1000;          // Datadog: at most 1000 items per request
+        engine.batch_max_bytes = 4u << 20;        // keeps most requests under the 5 MB limit
     }
 
     std::string api_key;                 // DD_API_KEY (required); never printed

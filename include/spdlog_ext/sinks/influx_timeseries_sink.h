@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/redaction.h"
 
 namespace spdlog_ext {
 
@@ -31,8 +32,9 @@ enum class influx_api { v1, v2 };
 struct influx_config {
     influx_config() {
         engine.name = "influx";
-        engine.batch_max_records = 5000;    // InfluxDB's advice: batches of ~5000 lines
-        engine.batch_max_bytes = 8u << 20;  // well under the servers' 25 MB request limit
+        engine.redaction = redactor::defaults();  // secrets never leave the process
+        engine.batch_max_records = 5000;          // InfluxDB's advice: batches of ~5000 lines
+        engine.batch_max_bytes = 8u << 20;        // well under the servers' 25 MB request limit
     }
 
     std::string url;                  // INFLUX_HOST: http://localhost:8086 (base URL, no path)

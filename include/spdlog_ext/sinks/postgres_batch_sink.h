@@ -20,6 +20,7 @@
 #include <string>
 
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/redaction.h"
 
 namespace spdlog_ext {
 
@@ -34,7 +35,8 @@ enum class postgres_indexes {
 struct postgres_config {
     postgres_config() {
         engine.name = "postgres";
-        engine.batch_max_records = 5000;  // COPY likes big batches
+        engine.redaction = redactor::defaults();  // secrets never leave the process
+        engine.batch_max_records = 5000;          // COPY likes big batches
         engine.batch_max_bytes = 8u << 20;
     }
 

@@ -23,12 +23,14 @@
 #include <string>
 
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/redaction.h"
 
 namespace spdlog_ext {
 
 struct slack_config {
     slack_config() {
         engine.name = "slack";
+        engine.redaction = redactor::defaults();                  // secrets never leave the process
         engine.min_write_interval = std::chrono::seconds(1);      // Slack: ~1 message/s per webhook
         engine.batch_max_delay = std::chrono::milliseconds(250);  // gather the start of a burst
         // A message summarises a whole batch, so a batch may hold everything queued.

@@ -1,0 +1,369 @@
+#include "spdlog_ext/redaction.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/text.h"
+#include "spdlog_ext/config_error.h"
+#include "spdlog_ext/record.h"
+
+namespace spdlog_ext {
+namespace {
+
+// Keys compare without case and without the separators people vary: api_key, apiKey, API-KEY
+// and "api key" are one key.
+std::string normalize_key(std::string_view key) {
+    std::string out;
+    out.reserve(key.size());
+    for (const char c : key) {
+        if (c == '_' || c == '-' || c == '.' || c == ' ') {
+            continue;
+        }
+        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return out;
+}
+
+bool is_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// `word` (lower-case) at `pos`, ignoring case.
+bool matches_at(const std::string& text, std::size_t pos, std::string_view word) {
+    if (pos + word.size() > text.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < word.size(); ++i) {
+        if (lower(text[pos + i]) != word[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Replaces text[begin, end) by the mask unless it already is the mask; returns the position
+// after the mask.
+std::size_t mask_span(std::string& text, std::size_t begin, std::size_t end, bool& changed) {
+    const std::string_view span(text.data() + begin, end - begin);
+    if (span != redactor::mask) {
+        text.replace(begin, end - begin, redactor::mask.data(), redactor::mask.size());
+        changed = true;
+    }
+    return begin + redactor::mask.size();
+}
+
+// scheme://user:password@host → scheme://user:[REDACTED]@host (any scheme: https, postgresql,
+// rtsp, amqp, redis, ...). A user without a password is left alone: it is not a secret.
+bool redact_url_credentials(std::string& text) {
+    bool changed = false;
+    std::size_t pos = 0;
+    while ((pos = text.find("://", pos)) != std::string::npos) {
+        std::size_t scheme = pos;
+        while (scheme > 0 && (is_alnum(text[scheme - 1]) || text[scheme - 1] == '+' ||
+                              text[scheme - 1] == '-' || text[scheme - 1] == '.')) {
+            --scheme;
+        }
+        const std::size_t authority = pos + 3;
+        if (scheme == pos) {
+            pos = authority;
+            continue;
+        }
+        std::size_t end = authority;
+        while (end < text.size() && !is_space(text[end]) &&
+               std::strchr("/?#\"'<>`", text[end]) == nullptr) {
+            ++end;
+        }
+        const std::size_t at = text.rfind('@', end == 0 ? 0 : end - 1);
+        if (at == std::string::npos || at < authority) {
+            pos = end;
+            continue;
+        }
+        const std::size_t colon = text.find(':', authority);
+        if (colon == std::string::npos || colon >= at) {
+            pos = end;
+            continue;
+        }
+        const std::size_t after = mask_span(text, colon + 1, at, changed);
+        pos = after + 1;  // past the '@'
+    }
+    return changed;
+}
+
+bool token_char(char c) {
+    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' ||
+           c == '=';
+}
+
+// "Authorization: <anything to the end of the line>" (also Proxy-Authorization).
+bool redact_authorization_headers(std::string& text) {
+    bool changed = false;
+    constexpr std::string_view word = "authorization";
+    for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
+        if (lower(text[pos]) != 'a' || !matches_at(text, pos, word)) {
+            continue;
+        }
+        std::size_t p = pos + word.size();
+        if (p < text.size() && (text[p] == '"' || text[p] == '\'')) {
+            ++p;  // "Authorization": "..."
+        }
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+            ++p;
+        }
+        if (p >= text.size() || text[p] != ':') {
+            continue;
+        }
+        ++p;
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+            ++p;
+        }
+        std::size_t end = p;
+        const char quote =
+            (p < text.size() && (text[p] == '"' || text[p] == '\'')) ? text[p] : '\0';
+        if (quote != '\0') {
+            end = ++p;
+            while (end < text.size() && text[end] != quote && text[end] != '\n') {
+                ++end;
+            }
+        } else {
+            while (end < text.size() && text[end] != '\r' && text[end] != '\n') {
+                ++end;
+            }
+        }
+        if (end > p) {
+            pos = mask_span(text, p, end, changed) - 1;
+        }
+    }
+    return changed;
+}
+
+// "Bearer <token>" anywhere in text.
+bool redact_bearer_tokens(std::string& text) {
+    bool changed = false;
+    constexpr std::string_view word = "bearer";
+    for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
+        if (lower(text[pos]) != 'b' || !matches_at(text, pos, word) ||
+            (pos > 0 && is_alnum(text[pos - 1]))) {
+            continue;
+        }
+        std::size_t p = pos + word.size();
+        if (p >= text.size() || (text[p] != ' ' && text[p] != '\t')) {
+            continue;
+        }
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+            ++p;
+        }
+        std::size_t end = p;
+        while (end < text.size() && token_char(text[end])) {
+            ++end;
+        }
+        // Real tokens are long; "the bearer of bad news" is prose.
+        constexpr std::size_t min_token = 8;
+        if (end - p >= min_token) {
+            pos = mask_span(text, p, end, changed) - 1;
+        }
+    }
+    return changed;
+}
+
+// AWS access key ids: a known four-letter prefix and 16 more upper-case letters or digits.
+bool redact_aws_access_keys(std::string& text) {
+    static constexpr std::string_view prefixes[] = {"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA",
+                                                    "AIPA", "ANPA", "ANVA", "APKA", "AROA", "ASCA"};
+    constexpr std::size_t length = 20;
+    bool changed = false;
+    for (std::size_t pos = 0; pos + length <= text.size(); ++pos) {
+        if (text[pos] != 'A' || (pos > 0 && is_alnum(text[pos - 1]))) {
+            continue;
+        }
+        const std::string_view head(text.data() + pos, 4);
+        if (std::find(std::begin(prefixes), std::end(prefixes), head) == std::end(prefixes)) {
+            continue;
+        }
+        bool key = pos + length == text.size() || !is_alnum(text[pos + length]);
+        for (std::size_t i = pos + 4; key && i < pos + length; ++i) {
+            key = (text[i] >= 'A' && text[i] <= 'Z') || (text[i] >= '0' && text[i] <= '9');
+        }
+        if (key) {
+            pos = mask_span(text, pos, pos + length, changed) - 1;
+        }
+    }
+    return changed;
+}
+
+bool key_char(char c) {
+    return is_alnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+}  // namespace
+
+const std::vector<std::string>& redactor::default_keys() {
+    static const std::vector<std::string> keys = {
+        "password",      "passwd", "secret",  "token",       "api_key",    "apikey",
+        "authorization", "cookie", "session", "private_key", "access_key", "credential"};
+    return keys;
+}
+
+std::shared_ptr<const redactor> redactor::defaults() {
+    static const auto shared = std::make_shared<const redactor>(default_keys());
+    return shared;
+}
+
+std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
+                                                    const std::string& variable) {
+    const std::string trimmed = detail::lower(detail::trim(spec));
+    if (trimmed == "off") {
+        return nullptr;
+    }
+    if (trimmed == "default" || trimmed == "on") {
+        return defaults();
+    }
+    std::vector<std::string> keys;
+    std::size_t start = 0;
+    while (start <= trimmed.size()) {
+        std::size_t comma = trimmed.find(',', start);
+        if (comma == std::string::npos) {
+            comma = trimmed.size();
+        }
+        const std::string item =
+            detail::trim(std::string_view(trimmed).substr(start, comma - start));
+        start = comma + 1;
+        if (item == "default") {
+            keys.insert(keys.end(), default_keys().begin(), default_keys().end());
+        } else if (item == "off") {
+            throw config_error(variable, variable + ": 'off' cannot be combined with keys; use " +
+                                             variable + "=off alone");
+        } else if (!item.empty()) {
+            if (!std::all_of(item.begin(), item.end(), key_char)) {
+                throw config_error(
+                    variable, variable + ": '" + item +
+                                  "' is not a field key (letters, digits, _ - .); expected off, "
+                                  "default, or a comma-separated list of keys such as "
+                                  "default,pin,ssn");
+            }
+            keys.push_back(item);
+        }
+    }
+    if (keys.empty()) {
+        throw config_error(
+            variable, variable +
+                          " is empty; expected off, default, or a comma-separated list of keys "
+                          "such as default,pin,ssn");
+    }
+    return std::make_shared<const redactor>(std::move(keys));
+}
+
+redactor::redactor(std::vector<std::string> keys) {
+    for (const auto& key : keys) {
+        std::string normalized = normalize_key(key);
+        if (!normalized.empty() &&
+            std::find(keys_.begin(), keys_.end(), normalized) == keys_.end()) {
+            keys_.push_back(std::move(normalized));
+        }
+    }
+}
+
+bool redactor::key_matches(std::string_view key) const {
+    if (keys_.empty()) {
+        return false;
+    }
+    const std::string normalized = normalize_key(key);
+    return std::any_of(keys_.begin(), keys_.end(), [&](const std::string& fragment) {
+        return normalized.find(fragment) != std::string::npos;
+    });
+}
+
+bool redactor::redact_text(std::string& text) const {
+    bool changed = false;
+    // Cheap exits first: every rule needs one of these bytes.
+    const bool has_colon = text.find(':') != std::string::npos;
+    const bool has_equals = text.find('=') != std::string::npos;
+    if (has_colon) {
+        changed |= redact_url_credentials(text);
+        changed |= redact_authorization_headers(text);
+    }
+    changed |= redact_bearer_tokens(text);
+    changed |= redact_aws_access_keys(text);
+    if (!has_equals && !has_colon) {
+        return changed;
+    }
+    // key=value and "key": "value" where the key matches: query strings, connection strings
+    // (password=...), logfmt, JSON embedded in a message.
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        const char sep = text[pos];
+        if (sep != '=' && sep != ':') {
+            continue;
+        }
+        std::size_t key_end = pos;
+        const bool quoted_key = sep == ':' && key_end > 0 && text[key_end - 1] == '"';
+        if (sep == ':' && !quoted_key) {
+            continue;  // "session: started" is prose; only a JSON-style "key": counts
+        }
+        if (quoted_key) {
+            --key_end;
+        }
+        std::size_t key_begin = key_end;
+        while (key_begin > 0 && key_char(text[key_begin - 1])) {
+            --key_begin;
+        }
+        if (key_begin == key_end ||
+            (quoted_key && (key_begin == 0 || text[key_begin - 1] != '"')) ||
+            !key_matches(std::string_view(text.data() + key_begin, key_end - key_begin))) {
+            continue;
+        }
+        std::size_t p = pos + 1;
+        while (sep == ':' && p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+            ++p;
+        }
+        std::size_t end = p;
+        if (p < text.size() && (text[p] == '"' || text[p] == '\'')) {
+            const char quote = text[p];
+            end = ++p;
+            while (end < text.size() && text[end] != quote) {
+                end += text[end] == '\\' && end + 1 < text.size() ? 2 : 1;
+            }
+            end = std::min(end, text.size());
+        } else {
+            while (end < text.size() && !is_space(text[end]) &&
+                   std::strchr("&,;\"'", text[end]) == nullptr) {
+                ++end;
+            }
+        }
+        if (end > p) {
+            pos = mask_span(text, p, end, changed) - 1;
+        }
+    }
+    return changed;
+}
+
+void redactor::redact_json(nlohmann::json& value) const {
+    if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            if (!it.value().is_null() && key_matches(it.key())) {
+                it.value() = std::string(mask);
+            } else {
+                redact_json(it.value());
+            }
+        }
+    } else if (value.is_array()) {
+        for (auto& element : value) {
+            redact_json(element);
+        }
+    } else if (value.is_string()) {
+        redact_text(value.get_ref<std::string&>());
+    }
+}
+
+void redactor::apply(record& r) const {
+    redact_text(r.message);
+    if (!r.fields.is_null()) {
+        redact_json(r.fields);
+    }
+}
+
+}  // namespace spdlog_ext

@@ -1,0 +1,298 @@
+// The redactor: each rule masks what it should, and everything else survives byte for byte.
+#include "spdlog_ext/redaction.h"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spdlog_ext/config_error.h"
+#include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/env_options.h"
+#include "spdlog_ext/features.h"
+#include "spdlog_ext/fields.h"
+#include "spdlog_ext/record.h"
+#include "support/env_guard.h"
+#include "support/test_backends.h"
+#if SPDLOG_EXT_WITH_HTTP
+#include "spdlog_ext/sinks/datadog_http_sink.h"
+#include "support/fake_datadog_intake.h"
+#endif
+
+using nlohmann::json;
+using spdlog_ext::redactor;
+
+namespace {
+
+std::string redacted(std::string text, const redactor& r = *redactor::defaults()) {
+    r.redact_text(text);
+    return text;
+}
+
+json redacted_json(json value, const redactor& r = *redactor::defaults()) {
+    r.redact_json(value);
+    return value;
+}
+
+const std::string M(redactor::mask);
+
+}  // namespace
+
+TEST_SUITE("redaction") {
+    TEST_CASE("field keys of the default list are masked whatever their case and separators") {
+        for (const char* key : {"password",
+                                "PASSWORD",
+                                "db_password",
+                                "passwd",
+                                "client_secret",
+                                "secret",
+                                "access_token",
+                                "refreshToken",
+                                "token",
+                                "api_key",
+                                "apiKey",
+                                "X-Api-Key",
+                                "apikey",
+                                "Authorization",
+                                "proxy_authorization",
+                                "cookie",
+                                "Set-Cookie",
+                                "session",
+                                "session_id",
+                                "JSESSIONID",
+                                "private_key",
+                                "privateKey",
+                                "aws_access_key_id",
+                                "AccessKey",
+                                "credentials",
+                                "credential"}) {
+            CAPTURE(key);
+            const json out = redacted_json(json{{key, "s3cr3t-value"}, {"user", "alice"}});
+            CHECK(out.at(key) == M);
+            CHECK(out.at("user") == "alice");
+        }
+    }
+
+    TEST_CASE("nested objects and arrays are searched and a matching key masks its whole value") {
+        const json in = {
+            {"request",
+             {{"headers", {{"Authorization", "Basic dXNlcjpwYXNz"}, {"Accept", "*/*"}}},
+              {"path", "/login"}}},
+            {"users", json::array({{{"name", "a"}, {"password", "p1"}},
+                                   {{"name", "b"}, {"password", "p2"}}})},
+            {"credentials", {{"user", "u"}, {"pass", "p"}}},
+            {"tokens", json::array({"t1", "t2"})},
+            {"password", nullptr},
+            {"count", 3},
+            {"ratio", 0.5},
+            {"ok", true}};
+        const json out = redacted_json(in);
+        CHECK(out["request"]["headers"]["Authorization"] == M);
+        CHECK(out["request"]["headers"]["Accept"] == "*/*");
+        CHECK(out["request"]["path"] == "/login");
+        CHECK(out["users"][0]["password"] == M);
+        CHECK(out["users"][1]["password"] == M);
+        CHECK(out["users"][1]["name"] == "b");
+        CHECK(out["credentials"] == M);    // a whole object under a matching key
+        CHECK(out["tokens"] == M);         // a whole array
+        CHECK(out["password"].is_null());  // nothing to hide
+        CHECK(out["count"] == 3);
+        CHECK(out["ratio"] == 0.5);
+        CHECK(out["ok"] == true);
+    }
+
+    TEST_CASE("credentials in URLs keep the user and lose the password") {
+        CHECK(redacted("camera rtsp://admin:hunter2@10.0.0.5:554/stream1 offline") ==
+              "camera rtsp://admin:" + M + "@10.0.0.5:554/stream1 offline");
+        CHECK(redacted("db postgresql://app:p%40ss@db.internal:5432/orders?sslmode=require") ==
+              "db postgresql://app:" + M + "@db.internal:5432/orders?sslmode=require");
+        CHECK(redacted("\"https://bob:pw@example.com\" and amqp://guest:guest@rabbit/") ==
+              "\"https://bob:" + M + "@example.com\" and amqp://guest:" + M + "@rabbit/");
+        CHECK(redacted("redis://:onlypass@cache:6379/0") == "redis://:" + M + "@cache:6379/0");
+    }
+
+    TEST_CASE("bearer tokens and Authorization headers") {
+        CHECK(redacted("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig") ==
+              "Authorization: " + M);
+        CHECK(redacted("proxy-authorization:Basic dXNlcjpwYXNz\r\nHost: x") ==
+              "proxy-authorization:" + M + "\r\nHost: x");
+        CHECK(redacted("upstream answered 401 for bearer abc.DEF-123_~+/== retrying") ==
+              "upstream answered 401 for bearer " + M + " retrying");
+        CHECK(redacted(R"({"authorization": "Token abc"})") ==
+              R"({"authorization": ")" + M + R"("})");
+    }
+
+    TEST_CASE("AWS access key ids") {
+        CHECK(redacted("using AKIAIOSFODNN7EXAMPLE for s3") == "using " + M + " for s3");
+        CHECK(redacted("sts ASIAY34FZKBOKMUTVV7A,") == "sts " + M + ",");
+        // Not a key id: too long, not at a word start, lower case.
+        CHECK(redacted("AKIAIOSFODNN7EXAMPLEX") == "AKIAIOSFODNN7EXAMPLEX");
+        CHECK(redacted("XAKIAIOSFODNN7EXAMPLE") == "XAKIAIOSFODNN7EXAMPLE");
+        CHECK(redacted("akiaiosfodnn7example") == "akiaiosfodnn7example");
+    }
+
+    TEST_CASE("key=value pairs and JSON text in messages whose key matches") {
+        CHECK(redacted("login user=bob password=hunter2 ok") ==
+              "login user=bob password=" + M + " ok");
+        CHECK(redacted("GET /cb?code=42&access_token=abc123&state=x") ==
+              "GET /cb?code=42&access_token=" + M + "&state=x");
+        CHECK(redacted("host=db port=5432 dbname=app user=app password='a b c'") ==
+              "host=db port=5432 dbname=app user=app password='" + M + "'");
+        CHECK(redacted(R"(payload {"user":"bob","api_key":"k-123","n":1})") ==
+              R"(payload {"user":"bob","api_key":")" + M + R"(","n":1})");
+    }
+
+    TEST_CASE("non-secrets survive untouched") {
+        for (const char* text :
+             {"took 12 ms", "user bob logged in from 10.0.0.1:443", "session: started",
+              "see https://example.com/path?q=1&page=2#top", "ssh://git@github.com/org/repo",
+              "mailto:ops@example.com", "ratio=0.5 count=3 user=alice", "token bucket refilled",
+              "the bearer of bad news",
+              "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e text \xf0\x9f\x99\x82", "a:b@c is not a URL",
+              "", "ERROR: password rules changed", "AKIA short"}) {
+            CAPTURE(text);
+            std::string copy = text;
+            CHECK_FALSE(redactor::defaults()->redact_text(copy));
+            CHECK(copy == text);
+        }
+        const json fields = {{"user", "alice"},
+                             {"latency_ms", 812.5},
+                             {"path", "/a:b@c"},
+                             {"list", json::array({1, "x=y", nullptr})}};
+        CHECK(redacted_json(fields) == fields);
+    }
+
+    TEST_CASE("redaction is idempotent") {
+        for (const char* text : {"rtsp://u:p@h/x", "password=x token=y", "Authorization: Bearer z",
+                                 "AKIAIOSFODNN7EXAMPLE", R"({"secret":"s"})"}) {
+            CAPTURE(text);
+            const std::string once = redacted(text);
+            CHECK(once != text);
+            CHECK(redacted(once) == once);
+        }
+    }
+
+    TEST_CASE("LOG_X_REDACT off default and key lists") {
+        CHECK(redactor::from_spec("off", "LOG_X_REDACT") == nullptr);
+        CHECK(redactor::from_spec(" Default ", "LOG_X_REDACT") == redactor::defaults());
+
+        const auto extended = redactor::from_spec("default,pin,ssn", "LOG_X_REDACT");
+        REQUIRE(extended);
+        CHECK(redacted_json({{"pin", "1234"}, {"password", "p"}, {"name", "n"}}, *extended) ==
+              json{{"pin", M}, {"password", M}, {"name", "n"}});
+
+        const auto only = redactor::from_spec("pin,SSN", "LOG_X_REDACT");
+        REQUIRE(only);
+        CHECK(redacted_json({{"pin", "1234"}, {"ssn", "078-05-1120"}, {"password", "p"}}, *only) ==
+              json{{"pin", M}, {"ssn", M}, {"password", "p"}});
+        // The text rules stay on with any key list.
+        CHECK(redacted("rtsp://u:p@h/", *only) == "rtsp://u:" + M + "@h/");
+
+        for (const char* bad : {"", " , ", "off,pin", "pin;ssn", "p in"}) {
+            CAPTURE(bad);
+            try {
+                redactor::from_spec(bad, "LOG_X_REDACT");
+                FAIL("accepted");
+            } catch (const spdlog_ext::config_error& e) {
+                CHECK(std::string(e.what()).find("LOG_X_REDACT") != std::string::npos);
+            }
+        }
+    }
+
+    TEST_CASE("network sinks redact by default and LOG_BACKEND_REDACT overrides") {
+        CHECK(spdlog_ext::engine_config{}.redaction == nullptr);  // local sinks: as logged
+        test::env_guard env{{"LOG_X_REDACT", "off"}};
+        spdlog_ext::engine_config cfg;
+        cfg.redaction = redactor::defaults();
+        spdlog_ext::env_options("x").apply_engine(cfg);
+        CHECK(cfg.redaction == nullptr);
+
+        test::env_guard env2{{"LOG_X_REDACT", "default,pin"}};
+        spdlog_ext::env_options("x").apply_engine(cfg);
+        REQUIRE(cfg.redaction);
+        CHECK(cfg.redaction->key_matches("PIN"));
+
+        test::env_guard env3{{"LOG_X_REDACT", "pin!"}};
+        CHECK_THROWS_AS(spdlog_ext::env_options("x").apply_engine(cfg), spdlog_ext::config_error);
+    }
+
+    TEST_CASE("the engine masks before the backend and the fallback see a record") {
+        auto seen = std::make_shared<test::backend_log>();
+        auto fallback = std::make_shared<test::capture_sink_mt>();
+        spdlog_ext::engine_config cfg;
+        cfg.redaction = redactor::defaults();
+        cfg.batch_max_delay = std::chrono::milliseconds(5);
+        cfg.retry_max_attempts = 1;
+        cfg.fallback = fallback;
+        std::vector<spdlog_ext::record> backend_records;
+        std::mutex mu;
+        auto backend = std::make_unique<test::scripted_backend>(
+            seen, [&](spdlog_ext::record_span batch, int call) {
+                std::lock_guard<std::mutex> lock(mu);
+                for (const auto& r : batch) {
+                    backend_records.push_back(r);
+                }
+                // The second batch is refused: its records go to the fallback.
+                return call == 0 ? spdlog_ext::batch_result::delivered()
+                                 : spdlog_ext::batch_result::with(
+                                       spdlog_ext::batch_result::outcome::rejected, "refused");
+            });
+        auto sink = std::make_shared<spdlog_ext::engine_sink>(std::move(backend), cfg);
+        spdlog::logger log("app", sink);
+
+        spdlog_ext::log(log, spdlog::level::info, {{"password", "hunter2"}, {"user", "bob"}},
+                        "connect to postgresql://app:{}@db/app", "hunter2");
+        REQUIRE(sink->flush_for(std::chrono::seconds(5)));
+        spdlog_ext::log(log, spdlog::level::info, {{"api_key", "k-1"}}, "Bearer {}",
+                        "tok-123456789");
+        REQUIRE(sink->flush_for(std::chrono::seconds(5)));
+
+        std::lock_guard<std::mutex> lock(mu);
+        REQUIRE(backend_records.size() == 2);
+        CHECK(backend_records[0].message == "connect to postgresql://app:" + M + "@db/app");
+        CHECK(backend_records[0].fields.at("password") == M);
+        CHECK(backend_records[0].fields.at("user") == "bob");
+        CHECK(backend_records[1].message == "Bearer " + M);
+        const auto fell_back = fallback->records();
+        REQUIRE(fell_back.size() == 1);
+        CHECK(fell_back[0].message == "Bearer " + M);
+        CHECK(fell_back[0].fields.at("api_key") == M);
+        const auto stats = sink->stats();
+        CHECK(stats.delivered == 1);
+        CHECK(stats.fallback == 1);
+    }
+
+#if SPDLOG_EXT_WITH_HTTP
+    TEST_CASE("nothing secret reaches the Datadog intake - by default and not when off") {
+        for (const bool off : {false, true}) {
+            CAPTURE(off);
+            test::fake_datadog_intake intake;
+            spdlog_ext::datadog_config cfg;
+            cfg.api_key = "test-api-key";  // what the fake expects
+            cfg.url = intake.url();
+            cfg.engine.batch_max_delay = std::chrono::milliseconds(5);
+            if (off) {
+                cfg.engine.redaction = nullptr;
+            }
+            auto sink = std::make_shared<spdlog_ext::datadog_http_sink>(cfg);
+            spdlog::logger log("app", sink);
+            spdlog_ext::log(log, spdlog::level::err,
+                            {{"password", "hunter2-field"},
+                             {"request", {{"headers", {{"Cookie", "sid=hunter2-cookie"}}}}},
+                             {"note", "retry with Bearer hunter2-bearer"}},
+                            "cannot reach rtsp://cam:{}@10.1.2.3/live", "hunter2-url");
+            REQUIRE(sink->flush_for(std::chrono::seconds(10)));
+            const auto items = intake.items();
+            REQUIRE(items.size() == 1);
+            const std::string wire = items[0].dump();
+            CHECK((wire.find("hunter2") == std::string::npos) == !off);
+            if (!off) {
+                CHECK(items[0].at("message") == "cannot reach rtsp://cam:" + M + "@10.1.2.3/live");
+                CHECK(wire.find("10.1.2.3") != std::string::npos);  // the rest is intact
+            }
+            CHECK(intake.violations().empty());
+        }
+    }
+#endif
+}
