@@ -366,6 +366,29 @@ TEST_SUITE("engine") {
         CHECK(s.failed_batches == 1);
     }
 
+    // Found by the chaos suite: two lost answers and a success counted one possible duplicate
+    // per record instead of two, and a give-up after a lost answer counted none (the receiver
+    // may hold the records the fallback also got).
+    TEST_CASE("possible_duplicates: one per record for each write with an unknown outcome") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_attempts = 3;
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int call) {
+            return call == 2 ? batch_result::delivered()
+                             : batch_result::retry("timeout", std::nullopt, /*unknown=*/true);
+        });
+        spdlog::logger logger("dups", sink);
+        logger.info("a");
+        REQUIRE(sink->flush_for(5s));  // two unknown outcomes, then delivered
+        CHECK(sink->stats().possible_duplicates == 2);
+        logger.info("b");
+        REQUIRE(sink->flush_for(5s));  // three unknown outcomes: given up
+        const auto s = sink->stats();
+        check_accounting(s, 2);
+        CHECK(s.fallback == 1);
+        CHECK(s.possible_duplicates == 2 + 3);
+    }
+
     TEST_CASE("write_context: one batch id across retries and a new one for each split half") {
         fixture f;
         auto cfg = f.config();

@@ -607,11 +607,29 @@ void engine_core::render_messages(batch& b) {
     }
 }
 
-void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
+void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
+                             std::size_t unknown_before) {
     const std::size_t n = end - begin;
     const auto started = steady::now();
     const std::uint64_t range_id = next_range_id_++;
     std::size_t attempts = 0;
+    // Each write of these records whose outcome was unknown (timeout, reset after sending) may
+    // have left a copy at the receiver, whether the range ends delivered or in the fallback: n
+    // possible duplicates per such write, settled when the range ends. Split halves inherit the
+    // count and settle it themselves.
+    std::size_t unknown = unknown_before;
+    bool to_halves = false;
+    struct settle {
+        std::atomic<std::uint64_t>& counter;
+        const std::size_t& unknown;
+        const bool& to_halves;
+        std::size_t n;
+        ~settle() {
+            if (!to_halves && unknown > 0) {
+                counter.fetch_add(n * unknown, std::memory_order_relaxed);
+            }
+        }
+    } settle_on_exit{possible_duplicates_, unknown, to_halves, n};
     for (;;) {
         if (disabled_.load(std::memory_order_relaxed)) {
             std::string reason;
@@ -640,8 +658,9 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
         }
         batch_result result;
         try {
-            result = backend_->write(record_span(&b.records[begin], n),
-                                     spdlog_ext::write_context{range_id, attempts, source_id_, begin});
+            result =
+                backend_->write(record_span(&b.records[begin], n),
+                                spdlog_ext::write_context{range_id, attempts, source_id_, begin});
         } catch (const std::exception& e) {
             result = batch_result::retry(std::string("backend error: ") + e.what());
         } catch (...) {
@@ -674,17 +693,13 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                 }
                 delivered_.fetch_add(n - refused, std::memory_order_relaxed);
                 batches_.fetch_add(1, std::memory_order_relaxed);
-                if (unknown_outcome_pending_) {
-                    possible_duplicates_.fetch_add(n - refused, std::memory_order_relaxed);
-                    unknown_outcome_pending_ = false;
-                }
                 std::lock_guard<std::mutex> lock(error_mu_);
                 last_success_ = std::chrono::system_clock::now();
                 return;
             }
             case outcome::retry: {
                 note_error(result.reason);
-                unknown_outcome_pending_ = unknown_outcome_pending_ || result.outcome_unknown;
+                unknown += result.outcome_unknown ? 1 : 0;
                 const auto now = steady::now();
                 const bool out_of_attempts =
                     cfg_.retry_max_attempts > 0 && attempts >= cfg_.retry_max_attempts;
@@ -694,7 +709,6 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                                 "gave up after " + std::to_string(attempts) +
                                     " attempts: " + result.reason);
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                    unknown_outcome_pending_ = false;
                     return;
                 }
                 const auto delay =
@@ -724,8 +738,9 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end) {
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
-                send_range(b, begin, begin + n / 2);
-                send_range(b, begin + n / 2, end);
+                to_halves = true;
+                send_range(b, begin, begin + n / 2, unknown);
+                send_range(b, begin + n / 2, end, unknown);
                 return;
             case outcome::rejected:
                 note_error(result.reason);

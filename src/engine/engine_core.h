@@ -97,7 +97,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     void take_from_staging(batch& out);
     void process(batch& b);
     void reset_batch(batch& b);
-    void send_range(batch& b, std::size_t begin, std::size_t end);
+    void send_range(batch& b, std::size_t begin, std::size_t end, std::size_t unknown_before = 0);
     void render_messages(batch& b);
     void to_fallback(record* first, std::size_t count, const std::string& reason);
     void report_drops();
@@ -150,7 +150,6 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::size_t staging_bytes_ = 0;
     std::unique_ptr<spdlog::formatter> worker_formatter_;
     std::uint64_t worker_formatter_version_ = 0;
-    bool unknown_outcome_pending_ = false;
     std::uint64_t next_range_id_ = 0;
     std::uint64_t source_id_ = 0;  // of the batch being processed
     steady::time_point last_housekeeping_{};

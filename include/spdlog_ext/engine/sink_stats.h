@@ -21,7 +21,8 @@ struct sink_stats {
     std::uint64_t batches = 0;              // batches delivered (wholly or partly)
     std::uint64_t failed_batches = 0;       // batches (or parts) that ended in the fallback
     std::uint64_t retries = 0;              // writes repeated after a retryable failure
-    std::uint64_t possible_duplicates = 0;  // records resent after an unknown outcome
+    std::uint64_t possible_duplicates = 0;  // extra copies the receiver may hold: one per record
+                                            // per write of it whose outcome was unknown
     bool disabled = false;                  // the backend asked to stop (bad credentials...)
     std::string last_error;                 // secrets masked
     std::optional<std::chrono::system_clock::time_point> last_error_time;
