@@ -93,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         for (const auto& [key, value] : r.fields.items()) {
             const std::string expected = fuzz::strict_dump(value);
-            if (key == "exception" || expected.empty()) {
+            // A key that is not valid UTF-8 is repaired by the encoder: not comparable as is.
+            if (key == "exception" || expected.empty() || !fuzz::valid_utf8(key)) {
                 continue;
             }
             const json* got = nullptr;

@@ -165,7 +165,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     json again = redacted;
     r.redact_json(again);
-    FUZZ_CHECK(again == redacted, "redact_json is not idempotent", shown);
+    // Compared as text: a NaN field is never == itself.
+    FUZZ_CHECK(again.dump(-1, ' ', false, json::error_handler_t::replace) == shown,
+               "redact_json is not idempotent", shown);
 
     // The whole record, as the engine applies it.
     spdlog_ext::record rec;
@@ -173,6 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rec.fields = fields;
     r.apply(rec);
     FUZZ_CHECK(rec.message == once, "apply() treats the message unlike redact_text", rec.message);
-    FUZZ_CHECK(rec.fields == redacted, "apply() treats fields unlike redact_json", shown);
+    FUZZ_CHECK(rec.fields.dump(-1, ' ', false, json::error_handler_t::replace) == shown,
+               "apply() treats fields unlike redact_json", shown);
     return 0;
 }

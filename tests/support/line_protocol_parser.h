@@ -44,7 +44,7 @@
 //     with '_' is an error.
 //   - Every name, tag value and string value must be valid UTF-8 (strict: no overlong forms,
 //     surrogates, code points above U+10FFFF, truncated sequences) and hold no control character
-//     (U+0000..U+001F, U+007F), except '\t', '\n' and '\r' inside string field values.
+//     (U+0000..U+001F, U+007F), except that string field values may hold every one but NUL.
 // A line with an error yields no point; parsing goes on with the next line.
 #pragma once
 
@@ -506,7 +506,14 @@ class line_parser {
         if (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != ' ') {
             return "unexpected " + quote(s_.substr(pos_, 1)) + " after the closing quote";
         }
-        const std::string problem = check_text(v.s, "\t\n\r");
+        // Every control character but NUL: InfluxDB stores them (checked against influxd 1.6.7)
+        // and our encoder keeps them in string values.
+        static constexpr char controls[] =
+            "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
+            "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c"
+            "\x1d\x1e\x1f\x7f";
+        const std::string problem =
+            check_text(v.s, std::string_view(controls, sizeof controls - 1));
         return problem.empty() ? problem : "string value: " + problem;
     }
 
