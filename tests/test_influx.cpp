@@ -340,6 +340,43 @@ TEST_SUITE("influx") {
         CHECK(*backfill[1].timestamp == base - 3600 * 1000000000LL + 1);
     }
 
+    TEST_CASE("line protocol - a metric with an empty measurement is written as a log line") {
+        // Found by fuzz_line_protocol: the line began with a space and InfluxDB refused it.
+        line_encoder encoder(options());
+        const json metric{
+            {spdlog_ext::metric_field,
+             {{"measurement", ""}, {"tags", json::object()}, {"fields", {{"x", 1}}}}}};
+        const auto points = round_trip(encoder, {make_record("metric", metric)});
+        REQUIRE(points.size() == 1);
+        CHECK(points[0].measurement == options().measurement);
+    }
+
+    TEST_CASE("line protocol - times at the ends of the clock stay in InfluxDB's range") {
+        // Found by fuzz_line_protocol: INT64_MAX (and a same-time run ending there) was written,
+        // and InfluxDB refuses INT64_MIN and INT64_MAX.
+        line_encoder encoder(options());
+        std::vector<spdlog_ext::record> records;
+        for (int i = 0; i < 3; ++i) {
+            records.push_back(make_record("late"));
+            records.back().time = spdlog::log_clock::time_point::max();
+            records.push_back(make_record("early"));
+            records.back().time = spdlog::log_clock::time_point::min();
+        }
+        const auto points = round_trip(encoder, records);
+        CHECK(points.size() == records.size());
+    }
+
+    TEST_CASE("line protocol - empty and repeated tag field names are ignored") {
+        // Found by fuzz_line_protocol: an empty name in tag_fields gave "logs,=v" lines.
+        auto o = options();
+        o.tag_fields = {"", "region", "region"};
+        line_encoder encoder(o);
+        const auto points =
+            round_trip(encoder, {make_record("m", json{{"", "x"}, {"region", "eu"}})});
+        REQUIRE(points.size() == 1);
+        CHECK(tag(points[0], "region") == "eu");
+    }
+
     TEST_CASE("line protocol - metric records are written as exactly their point") {
         line_encoder encoder(options());
         const json metric{{spdlog_ext::metric_field,

@@ -154,8 +154,14 @@ std::string_view safe_key(std::string_view key, std::string_view prefix, bool ta
     return scratch;
 }
 
+// InfluxDB's timestamp range: INT64_MIN and INT64_MAX themselves are refused.
+constexpr std::int64_t min_timestamp = std::numeric_limits<std::int64_t>::min() + 2;
+constexpr std::int64_t max_timestamp = std::numeric_limits<std::int64_t>::max() - 1;
+
 std::int64_t ns_since_epoch(spdlog::log_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    return std::clamp<std::int64_t>(ns, min_timestamp, max_timestamp);
 }
 
 void append_int(std::string& out, std::int64_t v) {
@@ -237,8 +243,10 @@ bool is_metric(const record& r) {
     }
     static const std::string key(metric_field);  // no std::string built per record
     const auto it = r.fields.find(key);
+    // An empty measurement would make an unparsable line: such a record is written as a log.
     return it != r.fields.end() && it->is_object() && it->contains("measurement") &&
-           (*it)["measurement"].is_string() && it->contains("fields") &&
+           (*it)["measurement"].is_string() &&
+           !(*it)["measurement"].get_ref<const std::string&>().empty() && it->contains("fields") &&
            (*it)["fields"].is_object();
 }
 }  // namespace
@@ -294,6 +302,15 @@ std::size_t line_encoder::count_hash::operator()(const count_key& k) const noexc
 }
 
 line_encoder::line_encoder(line_protocol_options options) : options_(std::move(options)) {
+    // An empty tag key, or the same key twice, would make every line unparsable.
+    auto& names = options_.tag_fields;
+    std::vector<std::string> unique;
+    for (auto& name : names) {
+        if (!name.empty() && std::find(unique.begin(), unique.end(), name) == unique.end()) {
+            unique.push_back(std::move(name));
+        }
+    }
+    names = std::move(unique);
     if (!options_.hostname.empty()) {
         host_tag_ = ",host=";
         append_tag(host_tag_, options_.hostname);
@@ -318,8 +335,7 @@ std::int64_t line_encoder::unique_time(series_state& s, std::int64_t ts) {
     const std::int64_t wanted = ts;
     if (s.count > 0 && ts <= s.last) {
         const auto behind = static_cast<std::uint64_t>(s.last) - static_cast<std::uint64_t>(ts);
-        if (behind < static_cast<std::uint64_t>(same_time_window_ns) &&
-            s.last < std::numeric_limits<std::int64_t>::max()) {
+        if (behind < static_cast<std::uint64_t>(same_time_window_ns) && s.last < max_timestamp) {
             // Same instant as (or just before) the newest point: right after it, so a burst of
             // equal timestamps becomes t, t+1, t+2, ... and nothing is overwritten.
             ts = s.last + 1;
@@ -327,7 +343,7 @@ std::int64_t line_encoder::unique_time(series_state& s, std::int64_t ts) {
             // An older time (a backfilled metric): only move off the recent points it hits.
             const std::size_t n = std::min(s.count, series_state::ring_size);
             for (std::size_t i = 0; i < n; ++i) {
-                if (s.recent[i] == ts && ts < std::numeric_limits<std::int64_t>::max()) {
+                if (s.recent[i] == ts && ts < max_timestamp) {
                     ++ts;
                     i = static_cast<std::size_t>(-1);  // check again from the start
                 }
@@ -554,7 +570,12 @@ std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint6
             if (options_.level_counts_interval_ns > 0) {
                 const std::int64_t t = ns_since_epoch(r.time);
                 const std::int64_t interval = options_.level_counts_interval_ns;
-                const std::int64_t start = (t >= 0 ? t : t - interval + 1) / interval * interval;
+                // Floor to the interval without overflow near the ends of the range.
+                const std::int64_t rem = t % interval;
+                std::int64_t start = t - rem;
+                if (rem < 0 && start >= min_timestamp + interval) {
+                    start -= interval;
+                }
                 ++pending_[count_key{start, static_cast<int>(r.level), r.logger_name}];
             }
         }
