@@ -154,10 +154,13 @@ if configure "$source_dir/tests/packaging/consumer" "$work_dir/core-missing" "-D
   -DSPDLOG_EXT_COMPONENTS=postgres >"$work_dir/core-missing.log" 2>&1; then
   fail "find_package with a missing component succeeded"
 fi
-grep -q "built without its 'postgres' sinks" "$work_dir/core-missing.log" || {
+# CMake wraps the message at word boundaries (where depends on the paths in it): compare it with
+# the whitespace squeezed.
+missing_msg=$(tr -s '[:space:]' ' ' <"$work_dir/core-missing.log")
+[[ $missing_msg == *"built without its 'postgres' sinks"* ]] || {
   cat "$work_dir/core-missing.log"
   fail "no message naming the missing component"
 }
-grep -q "SPDLOG_EXT_WITH_POSTGRES=ON" "$work_dir/core-missing.log" || fail "the message does not say how to fix it"
+[[ $missing_msg == *"SPDLOG_EXT_WITH_POSTGRES=ON"* ]] || fail "the message does not say how to fix it"
 
 step "all packaging checks passed"
