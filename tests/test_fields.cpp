@@ -98,4 +98,15 @@ TEST_SUITE("fields") {
         CHECK(seen.is_null());
         CHECK(spdlog_ext::fields_of(msg)["secret_scope"] == 1);
     }
+
+    TEST_CASE("an exception field that is not a string is shown even with invalid UTF-8") {
+        // Found by fuzz_copy_text: dump() threw type_error 316 inside the encoders (the COPY and
+        // Datadog encoders and the Slack message all read the exception through this).
+        spdlog_ext::record r;
+        r.fields = {{"exception", {{"what", std::string("bad \x88 byte")}, {"code", 7}}}};
+        std::string text;
+        CHECK_NOTHROW(text = r.exception());
+        CHECK(text.find("\"code\":7") != std::string::npos);
+        CHECK(text.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD for the bad byte
+    }
 }

@@ -92,7 +92,10 @@ std::string record::exception() const {
     if (fields.is_object()) {
         auto it = fields.find(exception_field);
         if (it != fields.end()) {
-            return it->is_string() ? it->get<std::string>() : it->dump();
+            // Any JSON value: dumped with invalid UTF-8 replaced (strict dump() would throw).
+            return it->is_string()
+                       ? it->get<std::string>()
+                       : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         }
     }
     return {};

@@ -130,8 +130,7 @@ std::string datadog_encoder::encode_item(const record& r) const {
     if (r.fields.is_object()) {
         for (const auto& [key, value] : r.fields.items()) {
             if (key == exception_field) {
-                const std::string text =
-                    value.is_string() ? value.get<std::string>() : value.dump();
+                const std::string text = r.exception();
                 item["error"] = {{"kind", "exception"},
                                  {"message", clean(text.substr(0, text.find('\n')))},
                                  {"stack", clean(text)}};

@@ -77,8 +77,7 @@ void encode_row(const record& r, copy_text_encoder::row_text& out) {
             nlohmann::json extra = r.fields;
             auto it = extra.find(exception_field);
             if (it != extra.end()) {
-                out.exception =
-                    copy_clean_text(it->is_string() ? it->get<std::string>() : it->dump());
+                out.exception = copy_clean_text(r.exception());
                 out.has_exception = true;
                 extra.erase(it);
             }
