@@ -248,10 +248,11 @@ header_define() {
   awk -v n="$2" '$1 == "#define" && $2 == n { print $3; exit }' "$1" 2>/dev/null | tr -d '"'
 }
 
-# verify_row BUILD_DIR SPDLOG_PREFIX PQXX_PREFIX: prints "spdlog=V fmt=V(bundled|external)
-# libpqxx=V" as compiled in, and fails when a header or library came from the wrong place.
+# verify_row BUILD_DIR SPDLOG_PREFIX PQXX_PREFIX VARIANT: prints "spdlog=V(compiled|header-only)
+# fmt=V(bundled|external) libpqxx=V" as compiled in, and fails when a header or library came
+# from the wrong place, or spdlog was not used as VARIANT says.
 verify_row() {
-  local bdir=$1 sprefix=$2 pprefix=$3 ok=0 sver fmt_h fmtv fmt_kind pqxx_h pqxxv lib spdlog_dir
+  local bdir=$1 sprefix=$2 pprefix=$3 variant=$4 ok=0 sver fmt_h fmtv fmt_kind pqxx_h pqxxv lib spdlog_dir used
   spdlog_dir=$(sed -n 's/^spdlog_DIR:PATH=//p' "$bdir/CMakeCache.txt")
   log "  spdlog_DIR=$spdlog_dir"
   if [[ -n $sprefix && $spdlog_dir != "$sprefix"/* ]]; then
@@ -266,6 +267,14 @@ verify_row() {
     ok=1
   fi
   sver="$(header_define "$ver_h" SPDLOG_VER_MAJOR).$(header_define "$ver_h" SPDLOG_VER_MINOR).$(header_define "$ver_h" SPDLOG_VER_PATCH)"
+  # Compiled spdlog: its targets define SPDLOG_COMPILED_LIB for every object that uses them.
+  used=header-only
+  ! grep -q -- '-DSPDLOG_COMPILED_LIB' "$bdir/build.ninja" || used=compiled
+  log "  spdlog used $used"
+  if [[ $variant != system && $used != "$variant" ]]; then
+    log "  spdlog should have been used $variant"
+    ok=1
+  fi
   fmt_h=$(dep_header "$bdir" 'spdlog_ext\.dir/src/core/record\.cpp\.o$' '/fmt/(bundled/)?(base|core)\.h$')
   fmtv=$(header_define "$fmt_h" FMT_VERSION)
   if [[ -z $fmtv && -n $fmt_h ]]; then # fmt 11+: core.h only includes base.h
@@ -292,7 +301,7 @@ verify_row() {
     log "  integration_tests does not load libpqxx from $pprefix"
     ok=1
   fi
-  printf 'spdlog=%s fmt=%s(%s) libpqxx=%s\n' "$sver" "$fmtv" "$fmt_kind" "$pqxxv"
+  printf 'spdlog=%s(%s) fmt=%s(%s) libpqxx=%s\n' "$sver" "$used" "$fmtv" "$fmt_kind" "$pqxxv"
   return "$ok"
 }
 
@@ -385,7 +394,7 @@ for r in "${rows[@]}"; do
       conf=ok build=fail
       if cmake --build "$bdir" -j "$jobs" >>"$rlog" 2>&1; then
         build=ok
-        if versions=$(verify_row "$bdir" "$sprefix" "$pprefix" 2>>"$rlog"); then
+        if versions=$(verify_row "$bdir" "$sprefix" "$pprefix" "$skind" 2>>"$rlog"); then
           test=fail
           start_services
           log "ctest: ${ctest[*]}"
