@@ -243,9 +243,10 @@ dep_header() {
     inobj && $1 ~ h { print $1; exit }'
 }
 
-# header_define FILE NAME: the value of "#define NAME value" in FILE.
+# header_define FILE NAME: the value of "#define NAME value" (or "#  define ...") in FILE.
 header_define() {
-  awk -v n="$2" '$1 == "#define" && $2 == n { print $3; exit }' "$1" 2>/dev/null | tr -d '"'
+  sed -n "s/^#[[:space:]]*define[[:space:]]\{1,\}$2[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p" "$1" 2>/dev/null |
+    head -n 1 | tr -d '"'
 }
 
 # verify_row BUILD_DIR SPDLOG_PREFIX PQXX_PREFIX VARIANT: prints "spdlog=V(compiled|header-only)
@@ -253,7 +254,11 @@ header_define() {
 # from the wrong place, or spdlog was not used as VARIANT says.
 verify_row() {
   local bdir=$1 sprefix=$2 pprefix=$3 variant=$4 ok=0 sver fmt_h fmtv fmt_kind pqxx_h pqxxv lib spdlog_dir used
+  # Compare canonical paths (a --work reached through a symbolic link is resolved by CMake).
+  [[ -z $sprefix ]] || sprefix=$(realpath -m "$sprefix")
+  [[ -z $pprefix ]] || pprefix=$(realpath -m "$pprefix")
   spdlog_dir=$(sed -n 's/^spdlog_DIR:PATH=//p' "$bdir/CMakeCache.txt")
+  [[ -z $spdlog_dir ]] || spdlog_dir=$(realpath -m "$spdlog_dir")
   log "  spdlog_DIR=$spdlog_dir"
   if [[ -n $sprefix && $spdlog_dir != "$sprefix"/* ]]; then
     log "  spdlog_DIR is not under $sprefix"
@@ -261,6 +266,7 @@ verify_row() {
   fi
   local ver_h
   ver_h=$(dep_header "$bdir" 'spdlog_ext\.dir/src/core/record\.cpp\.o$' '/spdlog/version\.h$')
+  [[ -z $ver_h ]] || ver_h=$(realpath -m "$ver_h")
   log "  spdlog headers: ${ver_h%/version.h}"
   if [[ -z $ver_h ]] || { [[ -n $sprefix && $ver_h != "$sprefix"/* ]] || [[ -z $sprefix && $ver_h != /usr/include/* ]]; }; then
     log "  spdlog/version.h did not come from ${sprefix:-/usr/include}"
@@ -284,6 +290,7 @@ verify_row() {
   [[ $fmt_h != */bundled/* ]] || fmt_kind=bundled
   log "  fmt headers: ${fmt_h%/*} (FMT_VERSION $fmtv)"
   pqxx_h=$(dep_header "$bdir" 'integration_tests\.dir/integration/test_postgres\.cpp\.o$' '/pqxx/version\.hxx$')
+  [[ -z $pqxx_h ]] || pqxx_h=$(realpath -m "$pqxx_h")
   log "  libpqxx headers: ${pqxx_h%/version.hxx}"
   if [[ -z $pqxx_h ]] || { [[ -n $pprefix && $pqxx_h != "$pprefix"/* ]] || [[ -z $pprefix && $pqxx_h != /usr/include/* ]]; }; then
     log "  pqxx/version.hxx did not come from ${pprefix:-/usr/include}"
@@ -291,6 +298,7 @@ verify_row() {
   fi
   pqxxv=$(header_define "$pqxx_h" PQXX_VERSION)
   lib=$(ldd "$bdir/tests/integration_tests" 2>/dev/null | awk '/libpqxx/ { print $3; exit }')
+  [[ -z $lib ]] || lib=$(realpath -m "$lib")
   if [[ -n $lib ]]; then
     log "  integration_tests loads $lib"
     if [[ -n $pprefix && $lib != "$pprefix"/* ]] || [[ -z $pprefix && $lib == "$work"/* ]]; then
