@@ -162,5 +162,8 @@ missing_msg=$(tr -s '[:space:]' ' ' <"$work_dir/core-missing.log")
   fail "no message naming the missing component"
 }
 [[ $missing_msg == *"SPDLOG_EXT_WITH_POSTGRES=ON"* ]] || fail "the message does not say how to fix it"
+[[ $missing_msg == *"spdlog_ext at $work_dir/core was"* || $missing_msg == *"spdlog_ext at $(cd "$work_dir/core" && pwd -P) was"* ]] ||
+  fail "the message does not name the installed spdlog_ext's prefix ($work_dir/core)"
+[[ $missing_msg != *";"* ]] || fail "the message has a stray ';' (built as a list)"
 
 step "all packaging checks passed"
