@@ -71,6 +71,18 @@ std::vector<test::lp::point> round_trip(line_encoder& encoder,
     return parsed.points;
 }
 
+// The fake server's 422 partial write: the points with a "poison" field are refused.
+test::influx_fault reject_poisoned(const test::influx_request&,
+                                   const std::vector<test::lp::point>& points) {
+    std::vector<std::size_t> bad;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        if (points[i].fields.count("poison")) {
+            bad.push_back(i);
+        }
+    }
+    return bad.empty() ? test::influx_fault{} : test::influx_fault::reject(bad);
+}
+
 std::string tag(const test::lp::point& p, const std::string& key) {
     for (const auto& [k, v] : p.tags) {
         if (k == key) {
@@ -475,15 +487,7 @@ TEST_SUITE("influx") {
 
     TEST_CASE("422 partial write - refused points to the fallback with the reason - rest written") {
         test::fake_influx_v2 server;
-        server.set_faults([](const test::influx_request&, const std::vector<test::lp::point>& pts) {
-            std::vector<std::size_t> bad;
-            for (std::size_t i = 0; i < pts.size(); ++i) {
-                if (pts[i].fields.count("poison")) {
-                    bad.push_back(i);
-                }
-            }
-            return bad.empty() ? test::influx_fault{} : test::influx_fault::reject(bad);
-        });
+        server.set_faults(reject_poisoned);
         influx_fixture fx;
         auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(fx.config(server));
         spdlog::logger logger("app", sink);
@@ -517,15 +521,7 @@ TEST_SUITE("influx") {
         // The server stores the good points of a partial write at once; the bisection that
         // follows must rewrite them at the same timestamps, not shift them onto each other.
         test::fake_influx_v2 server;
-        server.set_faults([](const test::influx_request&, const std::vector<test::lp::point>& pts) {
-            std::vector<std::size_t> bad;
-            for (std::size_t i = 0; i < pts.size(); ++i) {
-                if (pts[i].fields.count("poison")) {
-                    bad.push_back(i);
-                }
-            }
-            return bad.empty() ? test::influx_fault{} : test::influx_fault::reject(bad);
-        });
+        server.set_faults(reject_poisoned);
         influx_fixture fx;
         auto cfg = fx.config(server);
         cfg.engine.batch_max_delay = 200ms;  // one batch
