@@ -174,8 +174,14 @@ TEST_SUITE("redaction") {
     }
 
     TEST_CASE("LOG_X_REDACT off default and key lists") {
-        CHECK(redactor::from_spec("off", "LOG_X_REDACT") == nullptr);
-        CHECK(redactor::from_spec(" Default ", "LOG_X_REDACT") == redactor::defaults());
+        for (const char* off : {"off", "OFF", "false", "no", "0"}) {
+            CAPTURE(off);
+            CHECK(redactor::from_spec(off, "LOG_X_REDACT") == nullptr);
+        }
+        for (const char* on : {" Default ", "on", "true", "Yes", "1"}) {
+            CAPTURE(on);
+            CHECK(redactor::from_spec(on, "LOG_X_REDACT") == redactor::defaults());
+        }
 
         const auto extended = redactor::from_spec("default,pin,ssn", "LOG_X_REDACT");
         REQUIRE(extended);

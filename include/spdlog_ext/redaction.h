@@ -2,8 +2,9 @@
 // applies a sink's redactor on its worker thread (engine_config::redaction), never in the
 // logging call; network sinks have the default one unless LOG_<BACKEND>_REDACT says otherwise.
 //
-//   LOG_DATADOG_REDACT=off                 nothing is masked
-//   LOG_DATADOG_REDACT=default             the default keys and every text rule (the default)
+//   LOG_DATADOG_REDACT=off                 nothing is masked (also false, no, 0)
+//   LOG_DATADOG_REDACT=default             the default keys and every text rule (the default;
+//                                          also on, true, yes, 1)
 //   LOG_DATADOG_REDACT=default,pin,ssn     the default keys plus these
 //   LOG_DATADOG_REDACT=pin,ssn             only these keys (the text rules stay on)
 #pragma once
@@ -27,8 +28,8 @@ class redactor {
     static const std::vector<std::string>& default_keys();
     // The default keys and every text rule; shared, immutable.
     static std::shared_ptr<const redactor> defaults();
-    // off | default | [default,]key,key,... — throws config_error naming `variable` when the spec
-    // is malformed. Null for "off".
+    // off | default | [default,]key,key,... (off/default also as false/no/0, true/on/yes/1) —
+    // throws config_error naming `variable` when the spec is malformed. Null for "off".
     static std::shared_ptr<const redactor> from_spec(std::string_view spec,
                                                      const std::string& variable);
 

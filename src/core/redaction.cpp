@@ -217,10 +217,13 @@ std::shared_ptr<const redactor> redactor::defaults() {
 std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
                                                     const std::string& variable) {
     const std::string trimmed = detail::lower(detail::trim(spec));
-    if (trimmed == "off") {
+    // The boolean words the other LOG_* switches take: "REDACT=false" must not read as "mask
+    // only a field called false".
+    if (trimmed == "off" || trimmed == "false" || trimmed == "no" || trimmed == "0") {
         return nullptr;
     }
-    if (trimmed == "default" || trimmed == "on") {
+    if (trimmed == "default" || trimmed == "on" || trimmed == "true" || trimmed == "yes" ||
+        trimmed == "1") {
         return defaults();
     }
     std::vector<std::string> keys;
