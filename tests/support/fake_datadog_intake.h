@@ -336,7 +336,14 @@ class fake_datadog_intake {
         faults_ = std::move(faults);
     }
 
-    // Accepted items, in arrival order.
+    // What to keep of each accepted item, after validation (default: all of it). Long runs that
+    // only need ids keep those, so that the intake's storage does not hide the client's memory.
+    void set_keep(std::function<nlohmann::json(nlohmann::json&&)> keep) {
+        std::lock_guard<std::mutex> lock(mu_);
+        keep_ = std::move(keep);
+    }
+
+    // Accepted items (or what set_keep kept of them), in arrival order.
     std::vector<nlohmann::json> items() const {
         std::lock_guard<std::mutex> lock(mu_);
         return items_;
@@ -506,7 +513,7 @@ class fake_datadog_intake {
             }
             if (r.accepted) {
                 for (auto& item : items) {
-                    items_.push_back(std::move(item));
+                    items_.push_back(keep_ ? keep_(std::move(item)) : std::move(item));
                 }
             }
             requests_.push_back(r);
@@ -543,6 +550,7 @@ class fake_datadog_intake {
     fault_fn faults_;
     int next_index_ = 0;
     std::vector<nlohmann::json> items_;
+    std::function<nlohmann::json(nlohmann::json&&)> keep_;
     std::vector<intake_request> requests_;
     std::vector<std::string> violations_;
     int auth_failures_ = 0;
