@@ -389,6 +389,59 @@ TEST_SUITE("influx") {
         CHECK(tag(points[0], "region") == "eu");
     }
 
+    TEST_CASE("line protocol - keys that become one once escaped or renamed stay distinct") {
+        // Found by fuzz_line_protocol (a 240 s run): two keys of invalid UTF-8 both became U+FFFD.
+        // influxd 1.6.7 keeps only the last of repeated fields (one value lost unseen) and answers
+        // 400 "duplicate tags" to a repeated tag.
+        const std::string fffd = "\xef\xbf\xbd";
+        auto o = options();
+        o.tag_fields = {"host", "tag_host", "\xfe"};
+        line_encoder encoder(o);
+        const json fields{{"\xff", 1},          {"\xfe\xfe", 2},      {fffd, 3},
+                          {"message", "m2"},    {"field_message", 4}, {"a\\", 5},
+                          {"a\xef\xbc\xbc", 6}, {"host", "h1"},       {"tag_host", "h2"},
+                          {"\xfe", "t3"}};
+        const json metric{
+            {spdlog_ext::metric_field,
+             {{"measurement", "m"},
+              {"tags", {{"\xff", "a"}, {"\xfe", "b"}}},
+              {"fields", {{"time", 1}, {"field_time", 2}, {"\xff", 3}, {"\xfe", 4}}}}}};
+        const auto points =
+            round_trip(encoder, {make_record("m1", fields), make_record("metric", metric)});
+        REQUIRE(points.size() == 2);
+        // Every value is there, under a distinct key (the parser refuses repeated ones).
+        const auto& f = points[0].fields;
+        CHECK(f.size() == 8);  // message, 6 fields; host/tag_host/\xfe are tags
+        CHECK(f.at("message").s == "m1");
+        // Keys come in sorted order: the real field_message first, the renamed message after it.
+        CHECK(f.at("field_message").i == 4);
+        CHECK(f.at("field_message_2").s == "m2");
+        std::set<std::int64_t> ints;
+        for (const auto& [key, value] : f) {
+            if (key != "field_message" && value.kind == test::lp::value::integer) {
+                ints.insert(value.i);
+            }
+        }
+        CHECK(ints == std::set<std::int64_t>{1, 2, 3, 5, 6});
+        CHECK(tag(points[0], "host") == "web-1");
+        std::set<std::string> tag_values;
+        for (const auto& [key, value] : points[0].tags) {
+            tag_values.insert(value);
+        }
+        CHECK(tag_values.count("h1") == 1);  // host field → tag_host
+        CHECK(tag_values.count("h2") == 1);  // tag_host field → tag_host_2
+        CHECK(tag_values.count("t3") == 1);
+        CHECK(tag(points[0], "tag_host") == "h1");
+        CHECK(tag(points[0], "tag_host_2") == "h2");
+        CHECK(tag(points[0], fffd) == "t3");
+        CHECK(points[1].tags.size() == 2);
+        CHECK(points[1].fields.size() == 4);
+        CHECK(points[1].fields.at("field_time").i + points[1].fields.at("field_time_2").i == 3);
+        // message, field_message_2, a＼_2, U+FFFD_2; time, field_time_2, U+FFFD_2 (tags: not
+        // counted).
+        CHECK(encoder.stats().renamed_keys == 7);
+    }
+
     TEST_CASE("line protocol - metric records are written as exactly their point") {
         line_encoder encoder(options());
         const json metric{{spdlog_ext::metric_field,

@@ -176,10 +176,38 @@ void append_uint(std::string& out, std::uint64_t v) {
     out.append(buf, r.ptr);
 }
 
+// The key just written at out[from, end): if an earlier key of the same line reads the same
+// (distinct keys can become one once escaped — invalid UTF-8 → U+FFFD, a trailing backslash →
+// ＼ — or renamed: `message` → field_message beside a real field_message), it gets _2, _3, ...:
+// InfluxDB 1.x keeps only the last of repeated fields (the others are lost unseen) and refuses
+// a line with a repeated tag (400 "duplicate tags"). Returns true when it was renamed.
+bool make_key_unique(line_key_spans& keys, std::string& out, std::size_t from) {
+    auto taken = [&] {
+        const std::string_view key(out.data() + from, out.size() - from);
+        for (const auto& [offset, size] : keys) {
+            if (std::string_view(out.data() + offset, size) == key) {
+                return true;
+            }
+        }
+        return false;
+    };
+    const std::size_t end = out.size();
+    bool renamed = false;
+    for (std::uint64_t n = 2; taken(); ++n) {
+        out.resize(end);
+        out += '_';
+        append_uint(out, n);
+        renamed = true;
+    }
+    keys.emplace_back(from, out.size() - from);
+    return renamed;
+}
+
 // Appends " key=value" pieces: returns false (and appends nothing) for a value that cannot be a
-// field (NaN/Inf, null).
+// field (NaN/Inf, null). `keys`: the line's field keys so far.
 bool append_field(std::string& out, std::string_view key, const json& value, bool first,
-                  bool unsigned_integers, std::uint64_t* nan_dropped) {
+                  bool unsigned_integers, line_key_spans& keys, std::uint64_t* renamed,
+                  std::uint64_t* nan_dropped) {
     switch (value.type()) {
         case json::value_t::null:
         case json::value_t::discarded:
@@ -196,7 +224,11 @@ bool append_field(std::string& out, std::string_view key, const json& value, boo
             break;
     }
     out += first ? ' ' : ',';
+    const std::size_t key_start = out.size();
     append_field_key(out, key);
+    if (make_key_unique(keys, out, key_start) && renamed != nullptr) {
+        ++*renamed;
+    }
     out += '=';
     switch (value.type()) {
         case json::value_t::boolean:
@@ -323,9 +355,12 @@ line_encoder::line_encoder(line_protocol_options options) : options_(std::move(o
 
 void line_encoder::append_sorted_tags(std::string& out) {
     std::sort(tags_.begin(), tags_.end());
+    line_keys_.clear();
     for (const auto& [key, value] : tags_) {
         out += ',';
+        const std::size_t key_start = out.size();
         append_tag(out, key);
+        make_key_unique(line_keys_, out, key_start);
         out += '=';
         append_tag(out, value);
     }
@@ -441,7 +476,10 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
     std::uint64_t* nan_dropped = first ? &stats_.nan_fields_dropped : nullptr;
 
     // Fields: the message, then the structured fields with their types.
-    out += " message=";
+    out += ' ';
+    line_keys_.clear();
+    line_keys_.emplace_back(out.size(), 7);
+    out += "message=";
     append_string_value(out, r.message);
     if (r.fields.is_object()) {
         std::string scratch;
@@ -456,7 +494,8 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
             }
             const std::string_view name =
                 safe_key(key, "field_", reserved_key(key), scratch, renamed);
-            append_field(out, name, value, false, options_.unsigned_integers, nan_dropped);
+            append_field(out, name, value, false, options_.unsigned_integers, line_keys_, renamed,
+                         nan_dropped);
         }
     }
     out += ' ';
@@ -498,6 +537,7 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
         timestamp_of(index, series, nullptr, ns_since_epoch(r.time), first_time);
     bool first = true;
     std::string scratch;
+    line_keys_.clear();
     for (const auto& [key, value] : m["fields"].items()) {
         if (key.empty()) {
             continue;
@@ -505,7 +545,8 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
         const bool taken = key == "time" || key.front() == '_';
         const std::string_view name =
             safe_key(key, "field_", taken, scratch, first_time ? &stats_.renamed_keys : nullptr);
-        if (append_field(out, name, value, first, options_.unsigned_integers,
+        if (append_field(out, name, value, first, options_.unsigned_integers, line_keys_,
+                         first_time ? &stats_.renamed_keys : nullptr,
                          first_time ? &stats_.nan_fields_dropped : nullptr)) {
             first = false;
         }

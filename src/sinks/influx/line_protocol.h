@@ -32,9 +32,12 @@ struct line_protocol_options {
     std::string level_counts_measurement = "log_counts";
 };
 
+// Keys written on the current line, as (offset, size) in the output: to keep them distinct.
+using line_key_spans = std::vector<std::pair<std::size_t, std::size_t>>;
+
 struct line_protocol_stats {
     std::uint64_t nan_fields_dropped = 0;  // NaN/Inf field values left out
-    std::uint64_t renamed_keys = 0;        // keys renamed (time, _x, collisions)
+    std::uint64_t renamed_keys = 0;        // keys renamed (time, _x, collisions, repeats)
     std::uint64_t timestamps_shifted = 0;  // records moved off a same-series same-time point
 };
 
@@ -96,8 +99,9 @@ class line_encoder {
     std::string last_logger_;  // the last logger name, its escaped tag and series hashes
     std::string last_logger_escaped_;
     std::uint64_t last_series_[8] = {};  // per level, for last_logger_ (0: not computed)
-    series_state* last_state_[8] = {};                       // their states in series_
+    series_state* last_state_[8] = {};   // their states in series_
     std::vector<std::pair<std::string, std::string>> tags_;  // scratch
+    line_key_spans line_keys_;  // the tag or field keys of the line being written (scratch)
     line_protocol_stats stats_;
     std::unordered_map<std::uint64_t, series_state> series_;
     std::uint64_t memo_source_ = 0;
