@@ -468,6 +468,32 @@ TEST_SUITE("engine") {
         CHECK(f.seen->batch_sizes.back() > 10);  // records gathered while waiting
     }
 
+    TEST_CASE("min_write_interval counts from the end of a write - a slow write keeps the gap") {
+        // Found by the chaos suite under TSan: with the interval counted from the start of a
+        // write, a request that was slow to arrive left the next one closer than the interval
+        // at the receiver (Slack's rate limit counts arrivals).
+        fixture f;
+        auto cfg = f.config();
+        cfg.min_write_interval = 150ms;
+        cfg.batch_max_delay = 1ms;
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
+            std::this_thread::sleep_for(250ms);  // a request that takes longer than the interval
+            return batch_result::delivered();
+        });
+        spdlog::logger logger("slow_writes", sink);
+        for (int i = 0; i < 3; ++i) {
+            logger.info("s #{}", i);
+            REQUIRE(sink->flush_for(5s));
+        }
+        check_accounting(sink->stats(), 3);
+        std::lock_guard<std::mutex> lock(f.seen->mu);
+        const auto& t = f.seen->write_times;  // write starts
+        REQUIRE(t.size() == 3);
+        for (std::size_t i = 1; i < t.size(); ++i) {
+            CHECK(t[i] - t[i - 1] >= 250ms + 150ms);
+        }
+    }
+
     TEST_CASE("shutdown does not wait past its deadline for a write slot") {
         fixture f;
         auto cfg = f.config();

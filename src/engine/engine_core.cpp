@@ -666,6 +666,10 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
         } catch (...) {
             result = batch_result::retry("backend error: unknown exception");
         }
+        // The interval counts from the end of a write: a request that took long to arrive
+        // (a slow network, a loaded host) must not bring the next one closer to it at the
+        // receiver, whose rate limit counts arrivals.
+        last_write_ = steady::now();
         ++attempts;
         result.reason = mask(std::move(result.reason));
 
@@ -777,7 +781,6 @@ bool engine_core::wait_for_write_slot() {
             work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
         }
     }
-    last_write_ = steady::now();
     return true;
 }
 

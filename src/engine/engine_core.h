@@ -153,7 +153,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::uint64_t next_range_id_ = 0;
     std::uint64_t source_id_ = 0;  // of the batch being processed
     steady::time_point last_housekeeping_{};
-    std::optional<steady::time_point> last_write_;  // start of the last backend write
+    std::optional<steady::time_point> last_write_;  // end of the last backend write
 
     // The formatter set through the sink (set_pattern / set_formatter).
     std::mutex formatter_mu_;

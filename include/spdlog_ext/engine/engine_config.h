@@ -39,9 +39,10 @@ struct engine_config {
     std::size_t batch_max_records = 1000;
     std::size_t batch_max_bytes = 1u << 20;
     std::chrono::milliseconds batch_max_delay = 200ms;
-    // At most one write to the backend per interval (0: no limit), retries included: for
-    // receivers with a rate limit (Slack: about one message a second per webhook). Records
-    // arriving meanwhile wait and join the next batch.
+    // A write to the backend starts at least this long after the previous one ended (0: no
+    // limit), retries included: for receivers with a rate limit (Slack: about one message a
+    // second per webhook), which then see requests at least this far apart however long they
+    // took. Records arriving meanwhile wait and join the next batch.
     std::chrono::milliseconds min_write_interval = 0ms;
 
     // Retry: exponential backoff with full jitter, delay = random(0, min(max, initial * 2^n));
