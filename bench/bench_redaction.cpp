@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
                     clean_ratio <= 0.5 ? "met" : "NOT met", clean_ratio);
         std::printf("goal b: logging call with redaction on <= 1.1x off: %s (%.2fx)\n",
                     on / off <= 1.1 ? "met" : "NOT met", on / off);
-        std::printf("every record delivered%s: %s\n", ", every secret masked", ok ? "yes" : "NO");
+        std::printf("every record delivered, every secret masked: %s\n", ok ? "yes" : "NO");
         return ok ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_redaction: %s\n", e.what());

@@ -217,13 +217,12 @@ std::shared_ptr<const redactor> redactor::defaults() {
 std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
                                                     const std::string& variable) {
     const std::string trimmed = detail::lower(detail::trim(spec));
-    // The boolean words the other LOG_* switches take: "REDACT=false" must not read as "mask
-    // only a field called false".
-    if (trimmed == "off" || trimmed == "false" || trimmed == "no" || trimmed == "0") {
-        return nullptr;
+    // The words of the other LOG_* switches too: "REDACT=false" must not read as "mask only a
+    // field called false".
+    if (const auto on = detail::boolean_word(trimmed)) {
+        return *on ? defaults() : nullptr;
     }
-    if (trimmed == "default" || trimmed == "on" || trimmed == "true" || trimmed == "yes" ||
-        trimmed == "1") {
+    if (trimmed == "default") {
         return defaults();
     }
     std::vector<std::string> keys;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cctype>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,18 @@ inline std::string trim(std::string_view s) {
         s.remove_suffix(1);
     }
     return std::string(s);
+}
+
+// The words every LOG_* on/off switch takes, lower-cased: 1/true/on/yes and 0/false/off/no.
+// Empty for anything else.
+inline std::optional<bool> boolean_word(std::string_view lowered) {
+    if (lowered == "1" || lowered == "true" || lowered == "on" || lowered == "yes") {
+        return true;
+    }
+    if (lowered == "0" || lowered == "false" || lowered == "off" || lowered == "no") {
+        return false;
+    }
+    return std::nullopt;
 }
 
 // "src/app/main.cpp" → "main.cpp"

@@ -16,6 +16,7 @@
 namespace spdlog_ext {
 
 namespace {
+using detail::boolean_word;
 using detail::lower;
 using detail::trim;
 
@@ -104,12 +105,8 @@ bool env_options::get_bool(std::string_view option, bool fallback_value) const {
     if (!value) {
         return fallback_value;
     }
-    const std::string v = lower(trim(*value));
-    if (v == "1" || v == "true" || v == "on" || v == "yes") {
-        return true;
-    }
-    if (v == "0" || v == "false" || v == "off" || v == "no") {
-        return false;
+    if (const auto b = boolean_word(lower(trim(*value)))) {
+        return *b;
     }
     fail(option, "'" + *value + "' is not a boolean: use true or false");
 }

@@ -799,14 +799,11 @@ int main(int argc, char** argv) {
     for (const long kb : cycle_rss_kb) {
         std::printf(" %ld", kb / 1024);
     }
+    std::printf(" (the fakes' storage, estimated %zu MB at the end); after the read-back: %ld MB\n",
+                fake_bytes >> 20, peak_rss_kb() / 1024);
     std::printf(
-        " (the fakes' storage, estimated %zu MB at the end); after the "
-        "read-back: %ld MB\n",
-        fake_bytes >> 20, peak_rss_kb() / 1024);
-    std::printf(
-        "peak RSS (until shutdown) %ld MB, bound %.0f MB = baseline %ld MB + %.1f x (2 x queues "
-        "%zu MB + "
-        "3 x batches %zu MB + fakes' storage %zu MB + 64 MB) %s\n",
+        "peak RSS (until shutdown) %ld MB, bound %.0f MB = baseline %ld MB + %.1f x "
+        "(2 x queues %zu MB + 3 x batches %zu MB + fakes' storage %zu MB + 64 MB) %s\n",
         peak_kb / 1024, bound_kb / 1024, baseline_kb / 1024, opt.rss_factor, queue_bytes >> 20,
         batch_bytes >> 20, fake_bytes >> 20, rss_ok ? "ok" : "EXCEEDED");
     if (services_failed) {

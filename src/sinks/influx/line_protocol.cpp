@@ -476,10 +476,12 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
     std::uint64_t* nan_dropped = first ? &stats_.nan_fields_dropped : nullptr;
 
     // Fields: the message, then the structured fields with their types.
+    constexpr std::string_view message_key = "message";
     out += ' ';
     line_keys_.clear();
-    line_keys_.emplace_back(out.size(), 7);
-    out += "message=";
+    line_keys_.emplace_back(out.size(), message_key.size());
+    out += message_key;
+    out += '=';
     append_string_value(out, r.message);
     if (r.fields.is_object()) {
         std::string scratch;
