@@ -26,6 +26,7 @@ set -euo pipefail
 SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
 readonly SCRIPT_PATH
 readonly DB_NAME=spdlog_ext_test
+readonly PG_SCRAM_USER=spdlog_ext_scram
 readonly MARKER=.spdlog_ext_services
 readonly CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 TIMEOUT=${SPDLOG_EXT_SERVICES_TIMEOUT:-60}
@@ -213,6 +214,7 @@ write_env() {
     printf 'export SPDLOG_EXT_SERVICES_DIR=%q\n' "$DIR"
     printf 'export SPDLOG_EXT_SERVICES_SCRIPT=%q\n' "$SCRIPT_PATH"
     printf 'export SPDLOG_EXT_TEST_PG_URL=%q\n' "postgresql://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
+    printf 'export SPDLOG_EXT_TEST_PG_TLS_URL=%q\n' "postgresql://$PG_SCRAM_USER:$(cat "$DIR/pg/tls/scram_password")@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=verify-full&sslrootcert=$DIR/pg/tls/ca.pem"
     printf 'export SPDLOG_EXT_TEST_PG_BINDIR=%q\n' "$PG_BINDIR"
     printf 'export SPDLOG_EXT_TEST_PG_DATA=%q\n' "$PG_DATA"
     printf 'export SPDLOG_EXT_TEST_PG_PORT=%q\n' "$PG_PORT"
@@ -241,6 +243,7 @@ pg_ready() {
 
 pg_write_conf() {
   local sockdir=${DIR//\'/\'\'}/pg/run
+  local tlsdir=${DIR//\'/\'\'}/pg/tls
   cat >"$PG_DATA/spdlog_ext.conf" <<EOF || return 1
 # Written by services.sh: throwaway test server, reachable on 127.0.0.1 only.
 listen_addresses = '127.0.0.1'
@@ -254,6 +257,11 @@ fsync = off
 full_page_writes = off
 logging_collector = off
 log_line_prefix = '%m [%p] '
+# TLS with a throwaway CA (pg_make_tls); the SCRAM test user may only connect over it.
+ssl = on
+ssl_cert_file = '$tlsdir/server.pem'
+ssl_key_file = '$tlsdir/server.key'
+password_encryption = 'scram-sha-256'
 EOF
   if is_root; then chown "$PG_USER:" "$PG_DATA/spdlog_ext.conf" || return 1; fi
 }
@@ -307,6 +315,13 @@ pg_init_and_start() {
     return 1
   fi
   printf "\ninclude = 'spdlog_ext.conf'\n" >>"$PG_DATA/postgresql.conf" || return 1
+  pg_make_tls || return 1
+  # First match wins: the SCRAM user over TLS only, everyone else as initdb set it up (trust).
+  { printf 'hostssl all %s 127.0.0.1/32 scram-sha-256\n' "$PG_SCRAM_USER"
+    printf 'host all %s 127.0.0.1/32 reject\n' "$PG_SCRAM_USER"
+    cat "$PG_DATA/pg_hba.conf"; } >"$PG_DATA/pg_hba.conf.new" &&
+    mv -f "$PG_DATA/pg_hba.conf.new" "$PG_DATA/pg_hba.conf" || return 1
+  if is_root; then chown "$PG_USER:" "$PG_DATA/pg_hba.conf" || return 1; fi
 
   local attempt
   for attempt in 1 2 3; do
@@ -331,6 +346,38 @@ pg_init_and_start() {
     pg_fail "create database $DB_NAME"
     return 1
   fi
+  # The TLS + SCRAM user of the exit tests: a password login that may create the sink's tables.
+  if ! as_user "$PG_USER" "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+    -U postgres -d "$DB_NAME" >>"$DIR/pg/pg_ctl.log" 2>&1 </dev/null <<SQL; then
+CREATE ROLE $PG_SCRAM_USER LOGIN PASSWORD '$(cat "$DIR/pg/tls/scram_password")';
+GRANT CREATE, USAGE ON SCHEMA public TO $PG_SCRAM_USER;
+SQL
+    pg_fail "create the SCRAM user"
+    return 1
+  fi
+}
+
+# A throwaway CA and a server certificate for 127.0.0.1 in $DIR/pg/tls, and the SCRAM user's
+# random password (hex: nothing to percent-encode in a URL).
+pg_make_tls() {
+  local t=$DIR/pg/tls
+  mkdir -p "$t" || return 1
+  (
+    cd "$t" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 7 \
+        -subj '/CN=spdlog_ext test PostgreSQL CA' &&
+      openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=127.0.0.1' &&
+      printf 'subjectAltName=IP:127.0.0.1\n' >san.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+        -days 7 -extfile san.ext &&
+      openssl rand -hex 16 >scram_password
+  ) >>"$DIR/pg/tls.log" 2>&1 </dev/null || {
+    show_log "$DIR/pg/tls.log" 20
+    return 1
+  }
+  chmod 600 "$t/server.key" "$t/ca.key" || return 1
+  chmod 644 "$t/ca.pem" "$t/server.pem" || return 1
+  if is_root; then chown -R "$PG_USER:" "$t" || return 1; fi
 }
 
 # pg_stop MODE: stop PostgreSQL (fast or immediate); kill it as last resort.
