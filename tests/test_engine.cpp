@@ -2,6 +2,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
@@ -317,10 +318,84 @@ TEST_SUITE("engine") {
         CHECK(s.fallback == 1000);
         CHECK(s.queue_depth == 0);
         CHECK(f.fallback->size() == 1000);
+        // The reason says why they were not delivered, not only that time ran out.
+        for (const auto& r : f.fallback->records()) {
+            const std::string reason = r.fields["fallback_reason"];
+            CHECK(reason.find("connection refused") != std::string::npos);
+        }
         // After shutdown, records go straight to the fallback.
         logger.info("late #1");
         CHECK(sink->stats().fallback == 1001);
         CHECK(f.fallback->records().back().fields["fallback_reason"] == "the sink is shut down");
+    }
+
+    TEST_CASE("flush_on(err) never stalls an error call while the backend is down") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_elapsed = 1h;
+        cfg.retry_initial = 50ms;
+        cfg.retry_max_delay = 200ms;
+        std::atomic<bool> up{false};
+        auto sink = f.make(cfg, [&up](spdlog_ext::record_span, int) {
+            return up ? batch_result::delivered() : batch_result::retry("connection refused");
+        });
+        spdlog::logger logger("flush_on", sink);
+        logger.flush_on(spdlog::level::err);
+        // The first write has to fail before the engine knows the backend is down.
+        logger.info("before #0");
+        REQUIRE(wait_until([&] { return f.seen->writes >= 1; }));
+
+        std::chrono::steady_clock::duration slowest{};
+        for (int i = 0; i < 100; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            logger.error("down #{}", i);
+            slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+        }
+        CHECK(slowest < 10ms);
+        CHECK(f.seen->delivered_copy().empty());
+
+        // Backend back: the retries deliver, and a flush waits for it again.
+        up = true;
+        logger.error("up #0");  // may still see the failing state: returns at once
+        REQUIRE(wait_until([&] { return f.seen->delivered_copy().size() == 102; }, 10s));
+        logger.error("up #1");  // healthy: flush_on waits until it is delivered
+        CHECK(f.seen->delivered_copy().size() == 103);
+        CHECK(sink->flush_for(1s));
+        check_accounting(sink->stats(), 103);
+        CHECK(sink->stats().delivered == 103);
+    }
+
+    TEST_CASE("flush waits for a healthy backend and gives up when it starts failing") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_elapsed = 1h;
+        cfg.flush_timeout = 10s;
+        auto gate = std::make_shared<test::gate>();
+        auto sink = f.make(cfg, [gate](spdlog_ext::record_span, int call) {
+            if (call == 0) {
+                gate->wait();  // healthy so far, but slow
+                return batch_result::retry("connection reset");
+            }
+            return batch_result::retry("connection refused");
+        });
+        spdlog::logger logger("flush_wait", sink);
+        logger.info("r #0");
+        std::thread opener([gate] {
+            std::this_thread::sleep_for(200ms);
+            gate->release();
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        logger.flush();  // waits for the slow write, then stops waiting once it failed
+        const auto took = std::chrono::steady_clock::now() - t0;
+        opener.join();
+        CHECK(took >= 150ms);
+        CHECK(took < 2s);
+        // The explicit bound still waits the whole time.
+        const auto t1 = std::chrono::steady_clock::now();
+        CHECK_FALSE(sink->flush_for(300ms));
+        CHECK(std::chrono::steady_clock::now() - t1 >= 300ms);
+        sink->shutdown(100ms);
+        check_accounting(sink->stats(), 1);
     }
 
     TEST_CASE("shutdown interrupts a backend call that hangs") {

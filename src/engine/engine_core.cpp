@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/thread_context.h"
+#include "engine/exit_guard.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/redaction.h"
 
@@ -34,13 +35,15 @@ thread_local const engine_core* tls_worker_of = nullptr;
 thread_local int tls_fallback_depth = 0;
 
 spdlog::sink_ptr default_fallback_sink() {
-    static const spdlog::sink_ptr sink = [] {
+    // Never destroyed: a worker detached at exit may still hand records to it while static
+    // destructors run.
+    static const auto* const sink = new spdlog::sink_ptr([] {
         auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
         s->set_formatter(
             make_pattern_formatter("[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
         return s;
-    }();
-    return sink;
+    }());
+    return *sink;
 }
 
 std::string strip_eol(const spdlog::memory_buf_t& buf) {
@@ -73,6 +76,7 @@ engine_core::~engine_core() {
 
 void engine_core::start() {
     auto self = shared_from_this();
+    track_for_exit(self);  // before the worker can touch a TLS library
     worker_ = std::thread([self] { self->run(); });
 }
 
@@ -310,20 +314,52 @@ void engine_core::fallback_now(record rec, const std::string& reason) {
     to_fallback(&rec, 1, reason);
 }
 
-bool engine_core::flush_for(std::chrono::milliseconds timeout) {
+bool engine_core::flush_for(std::chrono::milliseconds timeout, bool unless_failing) {
     if (tls_worker_of == this) {
         return false;  // the worker cannot wait for itself
     }
+    auto gave_up = [&] {
+        return unless_failing && (failing_.load(std::memory_order_relaxed) ||
+                                  disabled_.load(std::memory_order_relaxed));
+    };
     std::unique_lock<std::mutex> lock(mu_);
     const std::uint64_t ticket = next_seq_;
     if (done_seq_ >= ticket) {
         return true;
     }
+    // The worker still sends what is queued as soon as it can; only the wait is skipped.
     flush_ticket_ = std::max(flush_ticket_, ticket);
     work_cv_.notify_one();
+    if (gave_up()) {
+        return false;
+    }
     return done_cv_.wait_for(lock, timeout, [&] {
-        return done_seq_ >= ticket || worker_exited_;
+        return done_seq_ >= ticket || worker_exited_ || gave_up();
     }) && done_seq_ >= ticket;
+}
+
+void engine_core::set_failing(bool failing) {
+    if (failing_.load(std::memory_order_relaxed) == failing) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        failing_.store(failing, std::memory_order_relaxed);
+    }
+    done_cv_.notify_all();  // flushes that give up on a failing backend stop waiting
+}
+
+void engine_core::request_stop_locked(steady::time_point deadline) {
+    stop_deadline_ = stop_requested_ ? std::min(stop_deadline_, deadline) : deadline;
+    accepting_ = false;
+    stop_requested_ = true;
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+}
+
+void engine_core::request_stop(std::chrono::milliseconds timeout) {
+    std::lock_guard<std::mutex> lock(mu_);
+    request_stop_locked(steady::now() + timeout);
 }
 
 bool engine_core::shutdown(std::chrono::milliseconds timeout) {
@@ -331,24 +367,17 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
     if (shut_down_) {
         return drained_;
     }
-    const auto deadline = steady::now() + timeout;
     std::unique_lock<std::mutex> lock(mu_);
+    request_stop_locked(steady::now() + timeout);
+    const auto deadline = stop_deadline_;  // an earlier request_stop may have set a sooner one
     if (tls_worker_of == this) {
         // Called from inside the worker (a backend shutting everything down): it cannot wait
-        // for itself. Ask it to stop; it drains and exits on its own.
-        accepting_ = false;
-        stop_requested_ = true;
-        stop_deadline_ = deadline;
+        // for itself. It drains and exits on its own.
         lock.unlock();
         worker_.detach();
         shut_down_ = true;
         return false;
     }
-    accepting_ = false;
-    stop_requested_ = true;
-    stop_deadline_ = deadline;
-    work_cv_.notify_all();
-    space_cv_.notify_all();
     bool exited = done_cv_.wait_until(lock, deadline, [&] { return worker_exited_; });
     if (!exited) {
         lock.unlock();
@@ -648,7 +677,16 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
             deadline_hit_ = deadline_hit_ || too_late;
         }
         if (too_late) {
-            to_fallback(&b.records[begin], n, "not delivered before the shutdown deadline");
+            // Say why it was not delivered: the retried error (a wrong password, a database
+            // that does not exist) is what the reader of the fallback needs.
+            std::string why = "not delivered before the shutdown deadline";
+            if (attempts > 0 || failing_.load(std::memory_order_relaxed)) {
+                std::lock_guard<std::mutex> lock(error_mu_);
+                if (!last_error_.empty()) {
+                    why += "; last error: " + last_error_;
+                }
+            }
+            to_fallback(&b.records[begin], n, why);
             failed_batches_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
@@ -697,12 +735,14 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                 }
                 delivered_.fetch_add(n - refused, std::memory_order_relaxed);
                 batches_.fetch_add(1, std::memory_order_relaxed);
+                set_failing(false);
                 std::lock_guard<std::mutex> lock(error_mu_);
                 last_success_ = std::chrono::system_clock::now();
                 return;
             }
             case outcome::retry: {
                 note_error(result.reason);
+                set_failing(true);
                 unknown += result.outcome_unknown ? 1 : 0;
                 const auto now = steady::now();
                 const bool out_of_attempts =
@@ -757,6 +797,7 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                     disabled_reason_ = result.reason;
                 }
                 disabled_.store(true, std::memory_order_relaxed);
+                set_failing(true);
                 note_error(
                     "backend disabled, every record now goes to the fallback: " + result.reason,
                     true);
@@ -813,6 +854,13 @@ void engine_core::to_fallback(record* first, std::size_t count, const std::strin
 void engine_core::housekeeping() {
     last_housekeeping_ = steady::now();
     report_drops();
+    {
+        // Stopping (or exiting): no retention, no new connection for it.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_requested_) {
+            return;
+        }
+    }
     try {
         backend_->housekeeping();
     } catch (const std::exception& e) {
@@ -858,7 +906,8 @@ void engine_core::note_error(const std::string& message, bool always) {
     }
     std::string report = cfg_.name + ": " + text;
     if (suppressed > 0) {
-        report += " (" + std::to_string(suppressed) + " more errors since the last report)";
+        report += " (" + std::to_string(suppressed) +
+                  (suppressed == 1 ? " more error" : " more errors") + " since the last report)";
     }
     try {
         if (cfg_.error_handler) {

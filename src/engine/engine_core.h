@@ -35,7 +35,11 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
 
     void start();
     void log(const spdlog::details::log_msg& msg);
-    bool flush_for(std::chrono::milliseconds timeout);
+    // With `unless_failing`, returns false at once (and stops waiting) while the backend is
+    // failing: a write was refused or errored, a retry is pending, or the backend is disabled.
+    bool flush_for(std::chrono::milliseconds timeout, bool unless_failing = false);
+    // Stops accepting records and asks the worker to drain by now + timeout; does not wait.
+    void request_stop(std::chrono::milliseconds timeout);
     bool shutdown(std::chrono::milliseconds timeout);
     void set_formatter(std::unique_ptr<spdlog::formatter> formatter);
     sink_stats stats() const;
@@ -85,6 +89,8 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
 
     // Logging-call side.
     void fallback_now(record rec, const std::string& reason);
+    void request_stop_locked(steady::time_point deadline);
+    void set_failing(bool failing);
     void append_locked(const spdlog::details::log_msg& msg,
                        std::shared_ptr<const field_snapshot> fields, const std::string* thread_name,
                        std::size_t bytes);
@@ -136,6 +142,9 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     bool stop_requested_ = false;
     bool worker_exited_ = false;
     bool deadline_hit_ = false;  // records went to the fallback because of the deadline
+    // The last write did not deliver (retry pending) and none has succeeded since. Written under
+    // mu_ (flush waiters are woken); read without it on the logging path.
+    std::atomic<bool> failing_{false};
     steady::time_point stop_deadline_{};
 
     std::mutex shutdown_mu_;  // serialises shutdown() callers

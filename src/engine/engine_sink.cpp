@@ -24,7 +24,8 @@ void engine_sink::log(const spdlog::details::log_msg& msg) {
 }
 
 void engine_sink::flush() {
-    core_->flush_for(core_->config().flush_timeout);
+    // Reached from logging calls (flush_on): never wait for a backend that is failing.
+    core_->flush_for(core_->config().flush_timeout, /*unless_failing=*/true);
 }
 
 bool engine_sink::flush_for(std::chrono::milliseconds timeout) {

@@ -20,15 +20,6 @@ namespace {
 
 constexpr std::size_t max_body_kept = 64 * 1024;
 
-// curl_global_init is not thread-safe before 7.84; do it once, early.
-void global_init() {
-    static const bool done = [] {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        return true;
-    }();
-    (void)done;
-}
-
 // A short, printable reason from a response body (first line, valid UTF-8, bounded).
 std::string body_reason(const std::string& body) {
     std::string line = body.substr(0, body.find('\n'));
@@ -38,6 +29,14 @@ std::string body_reason(const std::string& body) {
 }
 
 }  // namespace
+
+void http_global_init() {
+    static const bool done = [] {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        return true;
+    }();
+    (void)done;
+}
 
 struct http_transport::impl {
     http_options options;
@@ -77,7 +76,7 @@ struct http_transport::impl {
 };
 
 http_transport::http_transport(http_options options) : impl_(std::make_unique<impl>()) {
-    global_init();
+    http_global_init();
     impl_->options = std::move(options);
     impl_->curl = curl_easy_init();
     if (impl_->curl == nullptr) {

@@ -5,6 +5,9 @@
 #include <spdlog/details/os.h>
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -12,12 +15,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string_view>
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "engine/exit_guard.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/json_formatter.h"
 
@@ -82,15 +87,42 @@ using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
 class pg_connection {
   public:
-    explicit pg_connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
-        if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-            const std::string message = conn_ ? PQerrorMessage(conn_) : "out of memory";
-            if (conn_ != nullptr) {
-                PQfinish(conn_);
-                conn_ = nullptr;
+    // Connects without blocking in libpq (PQconnectStart/PQconnectPoll), so that `abort` (set by
+    // interrupt() at the shutdown deadline) and `timeout` end the attempt; libpq enforces its
+    // connect_timeout only in its blocking calls. The conninfo's own connect_timeout wins.
+    pg_connection(const std::string& conninfo, const std::atomic<bool>& abort,
+                  std::chrono::milliseconds timeout)
+        : conn_(PQconnectStart(conninfo.c_str())) {
+        if (conn_ == nullptr) {
+            throw pg_error("cannot connect to PostgreSQL: out of memory", "", true);
+        }
+        // Server notices ("relation ... already exists, skipping") are not the host's business.
+        PQsetNoticeProcessor(
+            conn_, [](void*, const char*) {}, nullptr);
+        timeout = own_connect_timeout().value_or(timeout);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+        while (PQstatus(conn_) != CONNECTION_BAD && state != PGRES_POLLING_OK &&
+               state != PGRES_POLLING_FAILED) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (abort.load()) {
+                give_up("interrupted (shutdown deadline)");
             }
-            throw pg_error("cannot connect to PostgreSQL: " + first_line(message.c_str()), "",
-                           true);
+            if (left.count() <= 0) {
+                give_up("timeout expired after " + std::to_string(timeout.count()) + " ms");
+            }
+            pollfd fd{PQsocket(conn_),
+                      static_cast<short>(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+            const int ready =
+                fd.fd < 0 ? 1
+                          : ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 50)));
+            if (ready != 0) {  // ready, or an error poll cannot tell apart: libpq will say
+                state = PQconnectPoll(conn_);
+            }
+        }
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            give_up(PQerrorMessage(conn_));
         }
     }
     ~pg_connection() {
@@ -143,6 +175,30 @@ class pg_connection {
     }
 
   private:
+    [[noreturn]] void give_up(const std::string& message) {
+        const std::string text = "cannot connect to PostgreSQL: " + first_line(message.c_str());
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw pg_error(text, "", true);
+    }
+
+    // connect_timeout from the conninfo (libpq's rule: at least 2 s), if set.
+    std::optional<std::chrono::milliseconds> own_connect_timeout() const {
+        std::optional<std::chrono::milliseconds> found;
+        if (PQconninfoOption* options = PQconninfo(conn_)) {
+            for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+                if (std::string_view(o->keyword) == "connect_timeout" && o->val && *o->val) {
+                    const long seconds = std::strtol(o->val, nullptr, 10);
+                    if (seconds > 0) {
+                        found = std::chrono::seconds(std::max(seconds, 2L));
+                    }
+                }
+            }
+            PQconninfoFree(options);
+        }
+        return found;
+    }
+
     void check(PGresult* r, ExecStatusType want, ExecStatusType also) {
         const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (status != want && status != also) {
@@ -227,6 +283,7 @@ class postgres_backend final : public backend {
     }
 
     void interrupt() noexcept override {
+        abort_.store(true);  // ends a connection attempt; the engine is past its deadline
         std::lock_guard<std::mutex> lock(conn_mu_);
         if (conn_) {
             conn_->cancel();
@@ -275,7 +332,13 @@ class postgres_backend final : public backend {
         }
         try {
             if (!conn_ || !conn_->ok()) {
-                auto fresh = std::make_unique<pg_connection>(conninfo_);
+                if (process_exit_done()) {
+                    // Past the exit hook, TLS libraries may be cleaned up: never connect again.
+                    error = "not connecting: the process is exiting";
+                    return false;
+                }
+                auto fresh =
+                    std::make_unique<pg_connection>(conninfo_, abort_, cfg_.connect_timeout);
                 std::lock_guard<std::mutex> lock(conn_mu_);
                 conn_ = std::move(fresh);
                 schema_checked_ = false;
@@ -436,7 +499,8 @@ class postgres_backend final : public backend {
     std::string conninfo_;
     std::string instance_;  // makes batch ids unique across processes and restarts
     const std::string pid_text_;
-    std::mutex conn_mu_;  // guards conn_ against interrupt() from another thread
+    std::mutex conn_mu_;              // guards conn_ against interrupt() from another thread
+    std::atomic<bool> abort_{false};  // interrupt() was called: stop connecting
     std::unique_ptr<pg_connection> conn_;
     bool schema_checked_ = false;
     bool schema_error_ = false;

@@ -1,0 +1,105 @@
+#include "engine/exit_guard.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+#include "engine/engine_core.h"
+#include "spdlog_ext/features.h"
+
+#if SPDLOG_EXT_WITH_HTTP
+#include "transport/http_transport.h"
+#endif
+
+namespace spdlog_ext::detail {
+
+namespace {
+
+std::atomic<bool> exiting{false};
+std::atomic<bool> exit_done{false};
+
+// Never destroyed: the hook and late workers use it while static destructors run.
+struct live_engines {
+    std::mutex mu;
+    std::vector<std::weak_ptr<engine_core>> cores;
+    std::size_t prune_at = 64;
+};
+live_engines& engines() {
+    static auto* const state = new live_engines;
+    return *state;
+}
+
+// OpenSSL, wherever it comes from (libcurl, libpq): initialising it now registers its exit-time
+// cleanup now, before our hook, so that the cleanup runs after the hook. Looked up at run time
+// because the library links OpenSSL only through libcurl and libpq; absent, there is nothing
+// to protect.
+void init_openssl() {
+    using init_fn = int (*)(std::uint64_t, const void*);
+    if (void* sym = ::dlsym(RTLD_DEFAULT, "OPENSSL_init_ssl")) {
+        reinterpret_cast<init_fn>(sym)(0, nullptr);
+    }
+}
+
+void stop_every_engine() noexcept {
+    exiting.store(true);
+    std::vector<std::shared_ptr<engine_core>> cores;
+    {
+        std::lock_guard<std::mutex> lock(engines().mu);
+        for (auto& weak : engines().cores) {
+            if (auto core = weak.lock()) {
+                cores.push_back(std::move(core));
+            }
+        }
+        engines().cores.clear();
+    }
+    // Ask them all first, so that they drain in parallel, each within its own deadline.
+    for (auto& core : cores) {
+        core->request_stop(core->config().shutdown_timeout);
+    }
+    for (auto& core : cores) {
+        try {
+            core->shutdown(core->config().shutdown_timeout);
+        } catch (...) {
+        }
+    }
+    exit_done.store(true);
+}
+
+void install_exit_hook() {
+#if SPDLOG_EXT_WITH_HTTP
+    http_global_init();
+#endif
+    init_openssl();
+    std::atexit([] { stop_every_engine(); });
+}
+
+}  // namespace
+
+void track_for_exit(const std::shared_ptr<engine_core>& core) {
+    static std::once_flag once;
+    std::call_once(once, install_exit_hook);
+    auto& state = engines();
+    std::lock_guard<std::mutex> lock(state.mu);
+    if (state.cores.size() >= state.prune_at) {
+        state.cores.erase(std::remove_if(state.cores.begin(), state.cores.end(),
+                                         [](const auto& w) { return w.expired(); }),
+                          state.cores.end());
+        state.prune_at = std::max<std::size_t>(64, state.cores.size() * 2);
+    }
+    state.cores.push_back(core);
+}
+
+bool process_exiting() noexcept {
+    return exiting.load(std::memory_order_relaxed);
+}
+
+bool process_exit_done() noexcept {
+    return exit_done.load(std::memory_order_relaxed);
+}
+
+}  // namespace spdlog_ext::detail
