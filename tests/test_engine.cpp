@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -396,6 +397,34 @@ TEST_SUITE("engine") {
         CHECK(std::chrono::steady_clock::now() - t1 >= 300ms);
         sink->shutdown(100ms);
         check_accounting(sink->stats(), 1);
+    }
+
+    TEST_CASE("error reports: at most one a second - the rest counted in the next report") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_elapsed = 1h;
+        std::mutex mu;
+        std::vector<std::string> reports;
+        cfg.error_handler = [&](const std::string& report) {
+            std::lock_guard<std::mutex> lock(mu);
+            reports.push_back(report);
+        };
+        // Errors at 0, 0.7 s (suppressed), 1.4 s (reported with the one suppressed), ...
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
+            return batch_result::retry("connection refused", 700ms);
+        });
+        spdlog::logger logger("reports", sink);
+        logger.info("r #0");
+        REQUIRE(wait_until(
+            [&] {
+                std::lock_guard<std::mutex> lock(mu);
+                return reports.size() >= 2;
+            },
+            10s));
+        sink->shutdown(50ms);
+        std::lock_guard<std::mutex> lock(mu);
+        CHECK(reports[0] == "test: connection refused");
+        CHECK(reports[1] == "test: connection refused (1 more error since the last report)");
     }
 
     TEST_CASE("shutdown interrupts a backend call that hangs") {

@@ -71,7 +71,9 @@ TEST_SUITE("exit") {
                 const std::size_t delivered = delivered_for(intake, run);
                 const std::size_t fallback = test::count_lines_with(
                     r.err, {"\"run_id\":\"" + run + "\"", "fallback_reason"});
-                INFO("run " << run << " (" << how << ", " << api << "), stderr:\n" << r.err);
+                INFO("run " << run << " (" << std::string(how) << ", " << std::string(api)
+                            << "), stderr:\n"
+                            << r.err);
                 REQUIRE(r.exit_code == 0);
                 CHECK(delivered + fallback == records_per_run);
                 CHECK(delivered == records_per_run);  // the intake is healthy: all arrive
