@@ -2,7 +2,7 @@
 //
 //   LOG_BACKENDS=console,file,postgres ./app
 //   auto log = spdlog_ext::make_logger("app");   // sinks from LOG_BACKENDS, levels from
-//   SPDLOG_LEVEL
+//                                                 // SPDLOG_LEVEL (see make_logger below)
 //   ...
 //   spdlog_ext::shutdown(std::chrono::seconds(5));   // drain every sink before exit
 //
@@ -42,10 +42,21 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list);
 // The same for LOG_BACKENDS; unset or blank → "console".
 std::vector<spdlog::sink_ptr> sinks_from_env();
 
-// A logger registered with spdlog whose sinks come from the environment. Every logger made this
-// way shares the same sink instances (one connection per backend, not one per logger). Its
-// level comes from SPDLOG_LEVEL (spdlog's cfg syntax: "info,db=debug"). Returns the existing
-// logger if one of that name is registered.
+// A logger registered with spdlog whose sinks come from the environment (sinks_from_env()).
+// Every logger made this way shares the same sink instances (one connection per backend, not one
+// per logger). Returns the existing logger if one of that name is registered.
+//
+// Loggers from make_logger and from the <sink>_logger_mt/_st factories follow spdlog's global
+// settings the way spdlog's own factories (spdlog::basic_logger_mt, ...) do:
+//   - level: the per-logger level from SPDLOG_LEVEL / spdlog::cfg ("info,db=debug"), else
+//     spdlog's global level (spdlog::set_level);
+//   - flush level: spdlog::flush_on;  error handler: spdlog::set_error_handler;
+//   - backtrace: spdlog::enable_backtrace.
+// They differ in two points. make_logger reads SPDLOG_LEVEL itself (once, until shutdown());
+// for the factories, call spdlog::cfg::load_env_levels() as with spdlog's. make_logger keeps each
+// sink's formatter (the console's pattern with %*, the file's JSON) and always registers its
+// logger (it is get-or-create by name); the factories apply spdlog::set_pattern's formatter and
+// register only when spdlog::set_automatic_registration is on, as spdlog's factories do.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
 
 // Flushes and stops every sink built by this registry (engine sinks drain within the deadline),

@@ -280,19 +280,24 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
         spdlog::cfg::load_env_levels();
         s.levels_loaded = true;
     }
-    auto logger =
-        std::make_shared<spdlog::logger>(name, s.shared_sinks.begin(), s.shared_sinks.end());
-    // spdlog's initialize_logger() would apply SPDLOG_LEVEL but also replace every sink's
-    // formatter with the global pattern; ask it for the level with a sink-less probe instead.
-    {
-        auto probe = std::make_shared<spdlog::logger>(name);
-        spdlog::initialize_logger(probe);
-        if (spdlog::get(name) == probe) {
-            spdlog::drop(name);
+    // spdlog's initialize_logger() applies the global settings (level with SPDLOG_LEVEL's
+    // per-logger levels, flush level, error handler, backtrace) but also replaces every sink's
+    // formatter with the global pattern, which the shared sinks must keep. So a sink-less probe
+    // is initialised, and its clone (the copy has the probe's settings) gets the sinks.
+    auto probe = std::make_shared<spdlog::logger>(name);
+    try {
+        spdlog::initialize_logger(probe);  // registers it when automatic registration is on
+    } catch (const spdlog::spdlog_ex&) {
+        if (auto existing = spdlog::get(name)) {  // another thread registered the name
+            return existing;
         }
-        logger->set_level(probe->level());
-        logger->flush_on(probe->flush_level());
+        throw;
     }
+    if (spdlog::get(name) == probe) {
+        spdlog::drop(name);
+    }
+    auto logger = probe->clone(name);
+    logger->sinks() = s.shared_sinks;
     try {
         spdlog::register_logger(logger);
     } catch (const spdlog::spdlog_ex&) {
