@@ -905,7 +905,7 @@ TEST_SUITE("datadog") {
         test::fake_datadog_intake intake;
         auto env = clean_datadog_env();
         try {
-            (void)spdlog_ext::sinks_from_string("datadog");
+            (void)spdlog_ext::sinks_from_string("datadog", spdlog_ext::strictness::strict);
             FAIL("built a datadog sink without DD_API_KEY");
         } catch (const spdlog_ext::config_error& e) {
             CHECK(e.variable() == "DD_API_KEY");

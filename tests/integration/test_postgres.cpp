@@ -1171,7 +1171,7 @@ TEST_SUITE("postgres") {
         env.set("LOG_POSTGRES_RETENTION_DAYS", "abc");
         bool thrown = false;
         try {
-            (void)spdlog_ext::sinks_from_string("postgres");
+            (void)spdlog_ext::sinks_from_string("postgres", spdlog_ext::strictness::strict);
         } catch (const spdlog_ext::config_error& e) {
             thrown = true;
             INFO("what(): " << e.what());
