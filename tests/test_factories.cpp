@@ -2,9 +2,9 @@
 // spdlog's own factories do (registry.h, at make_logger): level, SPDLOG_LEVEL per-logger levels,
 // flush level, error handler, automatic registration.
 #include <doctest/doctest.h>
-#include <fmt/format.h>
 #include <spdlog/cfg/env.h>
 #include <spdlog/cfg/helpers.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
