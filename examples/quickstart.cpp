@@ -43,6 +43,8 @@ int main() {
         // Drain every sink before exit (network sinks deliver what is queued).
         spdlog_ext::shutdown(std::chrono::seconds(5));
     } catch (const spdlog_ext::config_error& e) {
+        // Only with LOG_STRICT=true: otherwise a broken backend is skipped with a warning on
+        // stderr, and the others (or the console) log.
         std::fprintf(stderr, "configuration error: %s\n", e.what());
         return 2;
     }

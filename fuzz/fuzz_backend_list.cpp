@@ -1,6 +1,6 @@
-// LOG_BACKENDS (parse_backend_list): names come out lower-case, non-empty, without white space or
-// commas, unique, and equal to an independent reading of the list; the only exception allowed is
-// config_error.
+// LOG_BACKENDS (parse_backend_list): names come out lower-case, non-empty, without white space,
+// commas or semicolons, unique, and equal to an independent reading of the list; the only exception
+// allowed is config_error.
 #include <cctype>
 #include <cstdint>
 #include <set>
@@ -13,14 +13,14 @@
 
 namespace {
 
-// The documented rule, written independently: split at ',', drop white space, lower-case, skip
-// empty items and repeats.
+// The documented rule, written independently: split at ',' and ';', drop white space, lower-case,
+// skip empty items and repeats.
 std::vector<std::string> model(const std::string& list) {
     std::vector<std::string> names;
     std::set<std::string> seen;
     std::string item;
     for (std::size_t i = 0; i <= list.size(); ++i) {
-        if (i == list.size() || list[i] == ',') {
+        if (i == list.size() || list[i] == ',' || list[i] == ';') {
             if (!item.empty() && seen.insert(item).second) {
                 names.push_back(item);
             }
@@ -48,8 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!n.empty(), "empty name", list);
         for (const char c : n) {
             FUZZ_CHECK(!(c >= 'A' && c <= 'Z'), "upper-case letter in " + n, list);
-            FUZZ_CHECK(c != ',' && !std::isspace(static_cast<unsigned char>(c)),
-                       "comma or space in " + n, list);
+            FUZZ_CHECK(c != ',' && c != ';' && !std::isspace(static_cast<unsigned char>(c)),
+                       "separator or space in " + n, list);
         }
         FUZZ_CHECK(seen.insert(n).second, "repeated name " + n, list);
     }

@@ -114,7 +114,7 @@ trap 'exit 143' TERM HUP
 # The options of scripts/test.sh, so that --build-dir build/asan (or build/tsan, build/test)
 # reuses the library that test.sh built and compiles only the driver.
 configure=(cmake -S "$ROOT" -B "$build_dir" -G Ninja
-  -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON "-DSPDLOG_EXT_SANITIZE=$san_flags")
+  -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON -DSPDLOG_EXT_REQUIRE_TESTS=ON "-DSPDLOG_EXT_SANITIZE=$san_flags")
 [[ -z $san_flags ]] || configure+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 log "configure: ${configure[*]}"
 "${configure[@]}" >/dev/null

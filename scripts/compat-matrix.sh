@@ -385,7 +385,7 @@ for r in "${rows[@]}"; do
   prefix_path=$(IFS=';' && printf '%s' "${prefixes[*]-}")
   configure=(cmake -S "$ROOT" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
     "-DCMAKE_PREFIX_PATH=$prefix_path" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
-    -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON
+    -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON -DSPDLOG_EXT_REQUIRE_TESTS=ON
     -DSPDLOG_EXT_BUILD_EXAMPLES=ON -DSPDLOG_EXT_BUILD_BENCH=ON
     "-DSPDLOG_EXT_SPDLOG_HEADER_ONLY=$header_only")
   [[ -z $cxx_std ]] || configure+=("-DCMAKE_CXX_STANDARD=$cxx_std")

@@ -86,7 +86,7 @@ if [[ ,$sanitize, == *,thread,* && -z ${CXX:-} ]] && command -v clang++ >/dev/nu
 fi
 
 configure=(cmake -S "$ROOT" -B "$build_dir" -G Ninja
-  -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON -DSPDLOG_EXT_BUILD_EXAMPLES=ON
+  -DSPDLOG_EXT_WARNINGS_AS_ERRORS=ON -DSPDLOG_EXT_BUILD_TESTS=ON -DSPDLOG_EXT_REQUIRE_TESTS=ON -DSPDLOG_EXT_BUILD_EXAMPLES=ON
   -DSPDLOG_EXT_BUILD_BENCH=ON
   "-DSPDLOG_EXT_SANITIZE=$sanitize")
 [[ -z $sanitize ]] || configure+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)

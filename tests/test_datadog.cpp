@@ -905,7 +905,7 @@ TEST_SUITE("datadog") {
         test::fake_datadog_intake intake;
         auto env = clean_datadog_env();
         try {
-            (void)spdlog_ext::sinks_from_string("datadog");
+            (void)spdlog_ext::sinks_from_string("datadog", spdlog_ext::strictness::strict);
             FAIL("built a datadog sink without DD_API_KEY");
         } catch (const spdlog_ext::config_error& e) {
             CHECK(e.variable() == "DD_API_KEY");
@@ -957,6 +957,44 @@ TEST_SUITE("datadog") {
         const auto from_env = spdlog_ext::datadog_config::from_env();
         CHECK(from_env.intake_url() == "https://http-intake.logs.datadoghq.eu/api/v2/logs");
         CHECK(from_env.api_key == good_key);
+    }
+
+    TEST_CASE("configuration - an unknown DD_SITE gets one warning naming the known sites") {
+        std::vector<std::string> warnings;
+        spdlog_ext::set_warning_handler([&](const std::string& w) { warnings.push_back(w); });
+        auto make = [](const std::string& site, const std::string& url = "") {
+            spdlog_ext::datadog_config cfg;
+            cfg.api_key = good_key;
+            cfg.site = site;
+            cfg.url = url;
+            spdlog_ext::datadog_http_sink sink(cfg);  // built either way: new sites appear
+            sink.shutdown(0ms);
+        };
+        for (const char* known :
+             {"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+              "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com"}) {
+            make(known);
+        }
+        CHECK(warnings.empty());
+        make("datadoghq.co");
+        REQUIRE(warnings.size() == 1);
+        CHECK(contains(warnings[0], "DD_SITE"));
+        CHECK(contains(warnings[0], "'datadoghq.co'"));
+        CHECK(contains(warnings[0], "us5.datadoghq.com"));
+        CHECK(contains(warnings[0], "ddog-gov.com"));
+        CHECK_FALSE(contains(warnings[0], good_key));
+        make("datadoghq.co", "http://127.0.0.1:1/api/v2/logs");  // LOG_DATADOG_URL: no site used
+        CHECK(warnings.size() == 1);
+        {
+            auto env = clean_datadog_env();  // through LOG_BACKENDS: one warning too
+            env.set("DD_API_KEY", good_key);
+            env.set("DD_SITE", "datadoghq.co");
+            const auto sinks =
+                spdlog_ext::sinks_from_string("datadog", spdlog_ext::strictness::strict);
+            CHECK(sinks.size() == 1);
+            CHECK(warnings.size() == 2);
+        }
+        spdlog_ext::set_warning_handler(nullptr);
     }
 
     // Found writing fuzz_datadog_json: a field named `fields` took the place of the object holding

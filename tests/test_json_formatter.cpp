@@ -20,6 +20,7 @@
 #include "core/civil_time.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
+#include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/record.h"
 
@@ -536,5 +537,36 @@ TEST_SUITE("format") {
             CHECK(j["fields"]["i"] == i);
             CHECK(j["message"] == "record " + std::to_string(i) + " \xE2\x9C\x93");
         }
+    }
+
+    TEST_CASE("%* pattern flag: nothing without fields + one separating space with them") {
+        auto render = [](const std::string& pattern, auto&& log_it) {
+            std::ostringstream out;
+            auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+            sink->set_formatter(spdlog_ext::make_pattern_formatter(pattern));
+            spdlog::logger logger("flag", sink);
+            log_it(logger);
+            std::string line = out.str();
+            if (!line.empty() && line.back() == '\n') {
+                line.pop_back();
+            }
+            return line;
+        };
+        auto plain = [](spdlog::logger& l) { l.info("msg"); };
+        auto with_fields = [](spdlog::logger& l) {
+            spdlog_ext::log(l, spdlog::level::info, {{"k", 1}}, "msg");
+        };
+        auto empty_scope = [](spdlog::logger& l) {
+            spdlog_ext::scoped_fields none{};
+            l.info("msg");
+        };
+        CHECK(render("%l|%v%*", plain) == "info|msg");
+        CHECK(render("%l|%v%*", empty_scope) == "info|msg");
+        CHECK(render("%l|%v%*|end", plain) == "info|msg|end");
+        CHECK(render("%l|%v%*", with_fields) == R"(info|msg {"k":1})");
+        CHECK(render("%l|%v %*", with_fields) == R"(info|msg {"k":1})");  // no double space
+        CHECK(render("%*", with_fields) == R"({"k":1})");                 // no leading space
+        CHECK(render("%* %v", with_fields) == R"({"k":1} msg)");
+        CHECK(render("%*", plain) == "");
     }
 }

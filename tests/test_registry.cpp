@@ -9,10 +9,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 
 #include <unistd.h>
 
 #include "spdlog_ext/engine/engine_sink.h"
+#include "spdlog_ext/features.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
@@ -126,10 +128,10 @@ TEST_SUITE("registry") {
         CHECK_THROWS_AS(spdlog_ext::register_backend("x", nullptr), std::invalid_argument);
     }
 
-    TEST_CASE("a malformed setting throws config_error naming the variable") {
+    TEST_CASE("strict mode: a malformed setting throws config_error naming the variable") {
         auto expect_error = [](const char* backends, const char* variable) {
             try {
-                spdlog_ext::sinks_from_string(backends);
+                spdlog_ext::sinks_from_string(backends, spdlog_ext::strictness::strict);
                 FAIL("no config_error for " << variable);
             } catch (const spdlog_ext::config_error& e) {
                 CHECK(e.variable() == variable);
@@ -156,6 +158,156 @@ TEST_SUITE("registry") {
             env_guard env{{"LOG_CONSOLE_COLOR", "purple"}};
             expect_error("console", "LOG_CONSOLE_COLOR");
         }
+        expect_error("null,kafka", "LOG_BACKENDS");  // an unknown name too
+    }
+
+    TEST_CASE("lenient (default): a broken backend is reported and the others are built") {
+        warnings w;
+        env_guard env{{"LOG_STRICT", nullptr}, {"LOG_FILE_MAX_SIZE", "lots"}};
+        auto sinks = spdlog_ext::sinks_from_string("null,file");
+        REQUIRE(sinks.size() == 1);
+        CHECK(is<spdlog::sinks::null_sink_mt>(sinks[0]));
+        REQUIRE(w.lines.size() == 1);
+        CHECK(w.lines[0].find("'file'") != std::string::npos);
+        CHECK(w.lines[0].find("LOG_FILE_MAX_SIZE") != std::string::npos);
+        CHECK(w.lines[0].find("e.g. 1048576") != std::string::npos);  // the fix
+
+        // A factory that throws anything, or returns no sink, is reported the same way.
+        spdlog_ext::register_backend("throwing",
+                                     [](const spdlog_ext::env_options&) -> spdlog::sink_ptr {
+                                         throw std::runtime_error("cannot open the device");
+                                     });
+        spdlog_ext::register_backend(
+            "empty", [](const spdlog_ext::env_options&) { return spdlog::sink_ptr{}; });
+        w.lines.clear();
+        sinks = spdlog_ext::sinks_from_string("throwing,null,empty");
+        REQUIRE(sinks.size() == 1);
+        CHECK(is<spdlog::sinks::null_sink_mt>(sinks[0]));
+        REQUIRE(w.lines.size() == 2);
+        CHECK(w.lines[0].find("cannot open the device") != std::string::npos);
+        CHECK(w.lines[1].find("returned no sink") != std::string::npos);
+    }
+
+    TEST_CASE("a broken network backend does not take the console down") {
+        // The README's sample with no DD_API_KEY, and a typo in a PostgreSQL engine option.
+        warnings w;
+        env_guard env{{"LOG_STRICT", nullptr},
+                      {"DD_API_KEY", nullptr},
+                      {"LOG_POSTGRES_BATCH_MAX_DELAY", "fast"},
+                      {"LOG_POSTGRES_URL", "host=127.0.0.1 port=1 password=pg-secret-pw"}};
+        std::string list = "console";
+        std::size_t broken = 0;
+#if SPDLOG_EXT_WITH_HTTP
+        list += ",datadog";
+        ++broken;
+#endif
+#if SPDLOG_EXT_WITH_POSTGRES
+        list += ",postgres";
+        ++broken;
+#endif
+        auto sinks = spdlog_ext::sinks_from_string(list);
+        REQUIRE(sinks.size() == 1);
+        CHECK(is<spdlog::sinks::stdout_color_sink_mt>(sinks[0]));
+        REQUIRE(w.lines.size() == broken);
+        for (const auto& line : w.lines) {
+            CHECK(line.find("pg-secret-pw") == std::string::npos);
+        }
+#if SPDLOG_EXT_WITH_HTTP
+        CHECK(w.lines[0].find("DD_API_KEY") != std::string::npos);
+#endif
+#if SPDLOG_EXT_WITH_POSTGRES
+        CHECK(w.lines.back().find("LOG_POSTGRES_BATCH_MAX_DELAY") != std::string::npos);
+        CHECK(w.lines.back().find("'fast'") != std::string::npos);
+#endif
+
+        // make_logger: the same, and the console logs.
+        env.set("LOG_BACKENDS", list.c_str());
+        env.set("SPDLOG_LEVEL", "info");
+        w.lines.clear();
+        auto logger = spdlog_ext::make_logger("survivor");
+        REQUIRE(logger->sinks().size() == 1);
+        CHECK(is<spdlog::sinks::stdout_color_sink_mt>(logger->sinks()[0]));
+        CHECK(w.lines.size() == broken);
+        CHECK(spdlog_ext::shutdown(2s));
+    }
+
+    TEST_CASE("LOG_BACKENDS: semicolons separate too + unknown names get a did-you-mean hint") {
+        using v = std::vector<std::string>;
+        CHECK(spdlog_ext::parse_backend_list("console;null") == v{"console", "null"});
+        CHECK(spdlog_ext::parse_backend_list(" console ; null,file") ==
+              v{"console", "null", "file"});
+        auto sinks = spdlog_ext::sinks_from_string("console;null");
+        REQUIRE(sinks.size() == 2);
+        CHECK(is<spdlog::sinks::null_sink_mt>(sinks[1]));
+
+        warnings w;
+        sinks = spdlog_ext::sinks_from_string("null,consle,kafka,nul|file");
+        CHECK(sinks.size() == 1);
+        REQUIRE(w.lines.size() == 1);
+        CHECK(w.lines[0].find("'consle' (did you mean 'console'?)") != std::string::npos);
+        CHECK(w.lines[0].find("'kafka',") != std::string::npos);  // nothing near: no hint
+        CHECK(w.lines[0].find("'nul|file' (separate backend names with ',')") != std::string::npos);
+#if SPDLOG_EXT_WITH_POSTGRES
+        w.lines.clear();
+        (void)spdlog_ext::sinks_from_string("null,postgress");
+        REQUIRE(!w.lines.empty());
+        CHECK(w.lines[0].find("did you mean 'postgres'?") != std::string::npos);
+#endif
+    }
+
+    TEST_CASE("nothing valid left: console with a warning") {
+        warnings w;
+        env_guard env{{"LOG_STRICT", nullptr}, {"LOG_FILE_PATH", ""}};
+        for (const char* list : {"postgress", "kafka,elastic", "file"}) {
+            INFO(list);
+            w.lines.clear();
+            auto sinks = spdlog_ext::sinks_from_string(list);
+            REQUIRE(sinks.size() == 1);
+            CHECK(is<spdlog::sinks::stdout_color_sink_mt>(sinks[0]));
+            REQUIRE(w.lines.size() == 2);
+            CHECK(w.lines[1].find("logging to 'console' instead") != std::string::npos);
+        }
+        // Even when the console's own settings are broken.
+        env.set("LOG_CONSOLE_COLOR", "purple");
+        w.lines.clear();
+        auto sinks = spdlog_ext::sinks_from_string("console");
+        REQUIRE(sinks.size() == 1);
+        CHECK(is<spdlog::sinks::stdout_color_sink_mt>(sinks[0]));
+        CHECK(w.lines.size() == 2);
+        // make_logger never ends with no sink.
+        env.set("LOG_BACKENDS", "postgress");
+        auto logger = spdlog_ext::make_logger("no_sinkless");
+        CHECK(logger->sinks().size() == 1);
+        CHECK(spdlog_ext::shutdown(2s));
+    }
+
+    TEST_CASE("strict mode: the argument and LOG_STRICT=true throw - unset or false do not") {
+        warnings w;
+        env_guard env{{"LOG_STRICT", nullptr}, {"LOG_FILE_MAX_SIZE", "lots"}};
+        CHECK(spdlog_ext::sinks_from_string("null,file").size() == 1);
+        CHECK_THROWS_AS(spdlog_ext::sinks_from_string("null,file", spdlog_ext::strictness::strict),
+                        spdlog_ext::config_error);
+        for (const char* on : {"true", "1", "ON", " yes "}) {
+            env.set("LOG_STRICT", on);
+            CHECK_THROWS_AS(spdlog_ext::sinks_from_string("null,file"), spdlog_ext::config_error);
+        }
+        // The argument wins over LOG_STRICT.
+        CHECK(spdlog_ext::sinks_from_string("null,file", spdlog_ext::strictness::lenient).size() ==
+              1);
+        env.set("LOG_BACKENDS", "null,file");
+        CHECK_THROWS_AS(spdlog_ext::sinks_from_env(), spdlog_ext::config_error);
+        CHECK_THROWS_AS(spdlog_ext::make_logger("strict_env"), spdlog_ext::config_error);
+        CHECK(spdlog::get("strict_env") == nullptr);
+        env.set("LOG_STRICT", "false");
+        CHECK(spdlog_ext::sinks_from_env().size() == 1);
+        CHECK_THROWS_AS(spdlog_ext::make_logger("strict_arg", spdlog_ext::strictness::strict),
+                        spdlog_ext::config_error);
+        // A value that is not a boolean: a warning, and lenient.
+        env.set("LOG_STRICT", "maybe");
+        w.lines.clear();
+        CHECK(spdlog_ext::sinks_from_env().size() == 1);
+        REQUIRE(w.lines.size() >= 1);
+        CHECK(w.lines[0].find("LOG_STRICT") != std::string::npos);
     }
 
     TEST_CASE("a misspelt LOG_<BACKEND>_ variable gets a warning") {

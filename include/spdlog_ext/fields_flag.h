@@ -3,7 +3,10 @@
 //   auto f = spdlog_ext::make_pattern_formatter("[%H:%M:%S.%e] [%l] %v%*");
 //   sink->set_formatter(std::move(f));   // ... message {"user_id":123}
 //
-// `%*` renders nothing when the record has no fields, else a space and the fields as JSON.
+// `%*` renders nothing when the record has no fields (no space either). Otherwise it renders the
+// fields as one JSON object, preceded by a space unless the text before it is empty or already
+// ends with a space or tab: "%v%*" and "%v %*" both give `message {"user_id":123}`, "%*" alone
+// gives `{"user_id":123}`.
 #pragma once
 
 #include <spdlog/pattern_formatter.h>

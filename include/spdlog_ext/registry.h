@@ -2,7 +2,7 @@
 //
 //   LOG_BACKENDS=console,file,postgres ./app
 //   auto log = spdlog_ext::make_logger("app");   // sinks from LOG_BACKENDS, levels from
-//   SPDLOG_LEVEL
+//                                                 // SPDLOG_LEVEL (see make_logger below)
 //   ...
 //   spdlog_ext::shutdown(std::chrono::seconds(5));   // drain every sink before exit
 //
@@ -31,28 +31,52 @@ using backend_factory = std::function<spdlog::sink_ptr(const env_options& env)>;
 void register_backend(const std::string& name, backend_factory factory);
 std::vector<std::string> registered_backends();  // sorted
 
-// "Console, file,,FILE " → {"console", "file"}: lower-cased, spaces and empty items ignored,
-// duplicates dropped (first occurrence kept).
+// "Console; file,,FILE " → {"console", "file"}: names separated by ',' or ';', lower-cased,
+// spaces and empty items ignored, duplicates dropped (first occurrence kept).
 std::vector<std::string> parse_backend_list(std::string_view list);
 
-// One sink per named backend. Unknown names get one warning naming the known backends and are
-// skipped; a known backend with a bad setting throws config_error naming the variable. After a
-// sink is built, LOG_<NAME>_LEVEL and LOG_<NAME>_PATTERN apply to it.
-std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list);
-// The same for LOG_BACKENDS; unset or blank → "console".
-std::vector<spdlog::sink_ptr> sinks_from_env();
+// What happens when a backend cannot be built (an unknown name, a malformed LOG_* setting, a
+// missing DD_API_KEY, a PostgreSQL connection string libpq cannot parse).
+enum class strictness {
+    from_env,  // LOG_STRICT decides: true/1/on/yes → strict; unset, false/0/off/no → lenient
+    lenient,   // report each broken backend (one line, via the warning handler) and build the
+               // rest; when none is left, build `console` (with one more warning)
+    strict,    // throw config_error naming the variable (for services that prefer to fail fast)
+};
 
-// A logger registered with spdlog whose sinks come from the environment. Every logger made this
-// way shares the same sink instances (one connection per backend, not one per logger). Its
-// level comes from SPDLOG_LEVEL (spdlog's cfg syntax: "info,db=debug"). Returns the existing
-// logger if one of that name is registered.
-std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
+// One sink per named backend; broken backends are handled as `mode` says. An unknown name's
+// warning names the known backends and the nearest one ("did you mean 'postgres'?"). A list with
+// no name at all gives `console`. After a sink is built, LOG_<NAME>_LEVEL and LOG_<NAME>_PATTERN
+// apply to it.
+std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list,
+                                                strictness mode = strictness::from_env);
+// The same for LOG_BACKENDS; unset or blank → "console".
+std::vector<spdlog::sink_ptr> sinks_from_env(strictness mode = strictness::from_env);
+
+// A logger registered with spdlog whose sinks come from the environment (sinks_from_env(mode)).
+// Every logger made this way shares the same sink instances (one connection per backend, not one
+// per logger). Returns the existing logger if one of that name is registered.
+//
+// Loggers from make_logger and from the <sink>_logger_mt/_st factories follow spdlog's global
+// settings the way spdlog's own factories (spdlog::basic_logger_mt, ...) do:
+//   - level: the per-logger level from SPDLOG_LEVEL / spdlog::cfg ("info,db=debug"), else
+//     spdlog's global level (spdlog::set_level);
+//   - flush level: spdlog::flush_on;  error handler: spdlog::set_error_handler;
+//   - backtrace: spdlog::enable_backtrace.
+// They differ in two points. make_logger reads SPDLOG_LEVEL itself (once, until shutdown());
+// for the factories, call spdlog::cfg::load_env_levels() as with spdlog's. make_logger keeps each
+// sink's formatter (the console's pattern with %*, the file's JSON) and always registers its
+// logger (it is get-or-create by name); the factories apply spdlog::set_pattern's formatter and
+// register only when spdlog::set_automatic_registration is on, as spdlog's factories do.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name,
+                                            strictness mode = strictness::from_env);
 
 // Flushes and stops every sink built by this registry (engine sinks drain within the deadline),
 // and drops the loggers make_logger created. True when everything was delivered in time.
 bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-// Where registry warnings go (unknown backends, unknown LOG_* variables). Default: stderr.
+// Where registry warnings go (broken or unknown backends, unknown LOG_* variables, an unknown
+// DD_SITE). Default: stderr, one line each.
 void set_warning_handler(std::function<void(const std::string&)> handler);
 
 }  // namespace spdlog_ext

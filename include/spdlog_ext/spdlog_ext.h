@@ -1,4 +1,7 @@
-// Everything in one include. Each piece also has its own header.
+// Everything in one include: every public header of this build, the sinks included. The network
+// sinks are included when the build has them (spdlog_ext/features.h: SPDLOG_EXT_WITH_POSTGRES
+// for postgres_batch_sink, SPDLOG_EXT_WITH_HTTP for datadog_http_sink, slack_error_sink and
+// influx_timeseries_sink). Each piece also has its own header.
 #pragma once
 
 #include "spdlog_ext/config_error.h"
@@ -17,3 +20,12 @@
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 #include "spdlog_ext/version.h"
+
+#if SPDLOG_EXT_WITH_POSTGRES
+#include "spdlog_ext/sinks/postgres_batch_sink.h"
+#endif
+#if SPDLOG_EXT_WITH_HTTP
+#include "spdlog_ext/sinks/datadog_http_sink.h"
+#include "spdlog_ext/sinks/influx_timeseries_sink.h"
+#include "spdlog_ext/sinks/slack_error_sink.h"
+#endif

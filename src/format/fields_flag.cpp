@@ -11,7 +11,11 @@ void fields_flag::format(const spdlog::details::log_msg& msg, const std::tm& /*t
         return;
     }
     const std::string text = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    dest.push_back(' ');
+    // A separating space, unless the line is empty so far or already ends with one ("%v %*").
+    if (dest.size() > 0 && dest.data()[dest.size() - 1] != ' ' &&
+        dest.data()[dest.size() - 1] != '\t') {
+        dest.push_back(' ');
+    }
     dest.append(text.data(), text.data() + text.size());
 }
 

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "core/text.h"
+#include "registry/warnings.h"
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/features.h"
 #include "spdlog_ext/fields_flag.h"
@@ -111,17 +112,31 @@ registry_state& state() {
     return s;
 }
 
-void warn(const std::string& message) {
+}  // namespace
+
+namespace detail {
+void registry_warn(const std::string& message) {
     std::function<void(const std::string&)> handler;
     {
         std::lock_guard<std::mutex> lock(state().mu);
         handler = state().warn;
     }
     if (handler) {
-        handler(message);
-    } else {
-        std::fprintf(stderr, "spdlog_ext: %s\n", message.c_str());
+        try {
+            handler(message);
+            return;
+        } catch (...) {
+            // printed below: a warning is never lost, and never throws into the caller
+        }
     }
+    std::fprintf(stderr, "spdlog_ext: %s\n", message.c_str());
+}
+}  // namespace detail
+
+namespace {
+
+void warn(const std::string& message) {
+    detail::registry_warn(message);
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -198,7 +213,7 @@ std::vector<std::string> parse_backend_list(std::string_view list) {
         current.clear();
     };
     for (char c : list) {
-        if (c == ',') {
+        if (c == ',' || c == ';') {
             finish();
         } else if (!std::isspace(static_cast<unsigned char>(c))) {
             current += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -208,8 +223,131 @@ std::vector<std::string> parse_backend_list(std::string_view list) {
     return names;
 }
 
-std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
-    const auto names = parse_backend_list(list);
+namespace {
+
+bool strict_from_env() {
+    const auto value = getenv_value("LOG_STRICT");
+    if (!value) {
+        return false;
+    }
+    if (const auto b = detail::boolean_word(detail::lower(detail::trim(*value)))) {
+        return *b;
+    }
+    warn("LOG_STRICT: '" + *value +
+         "' is not a boolean (use true or false); broken backends are skipped with a warning");
+    return false;
+}
+
+bool is_strict(strictness mode) {
+    return mode == strictness::strict || (mode == strictness::from_env && strict_from_env());
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] =
+                std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+// "postgress" → " (did you mean 'postgres'?)": the nearest known name within 2 edits (1 for
+// short names); "console|file" → a hint about the separators.
+std::string hint_for(const std::string& unknown, const std::vector<std::string>& known) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const auto& name : known) {
+        const std::size_t d = edit_distance(unknown, name);
+        if (d < best_distance && d < std::max<std::size_t>(2, name.size() / 2)) {
+            best = name;
+            best_distance = d;
+        }
+    }
+    if (!best.empty()) {
+        return " (did you mean '" + best + "'?)";
+    }
+    const bool odd_char = std::any_of(unknown.begin(), unknown.end(), [](unsigned char c) {
+        return !(std::isalnum(c) || c == '_');
+    });
+    return odd_char ? " (separate backend names with ',')" : "";
+}
+
+// One warning for the unknown names of a list, or a config_error in strict mode.
+void report_unknown(const std::vector<std::string>& unknown, bool strict) {
+    const auto known = registered_backends();
+    std::string listed;
+    for (const auto& name : unknown) {
+        listed += listed.empty() ? "" : ", ";
+        listed += "'" + name + "'" + hint_for(name, known);
+    }
+    const std::string message = "LOG_BACKENDS: unknown backend" +
+                                std::string(unknown.size() > 1 ? "s " : " ") + listed +
+                                "; known backends: " + join(known);
+    if (strict) {
+        throw config_error("LOG_BACKENDS", message);
+    }
+    warn(message + ". Skipped; the other backends are built");
+}
+
+// Builds one backend with its LOG_<NAME>_LEVEL / _PATTERN; throws what the factory throws.
+spdlog::sink_ptr build_backend(const std::string& name, const backend_factory& factory,
+                               const std::vector<std::string>& names) {
+    env_options env(name);
+    // Checked before the factory runs, so that a bad value does not start (and stop) a sink.
+    (void)env.get_level("LEVEL", spdlog::level::trace);
+    spdlog::sink_ptr sink = factory(env);
+    if (!sink) {
+        throw config_error("LOG_BACKENDS",
+                           "LOG_BACKENDS: the factory of backend '" + name + "' returned no sink");
+    }
+    // A sink may choose its own default (slack: err).
+    sink->set_level(env.get_level("LEVEL", sink->level()));
+    if (auto pattern = env.raw("PATTERN")) {
+        sink->set_formatter(make_pattern_formatter(*pattern));
+    }
+    warn_unread_variables(env, names);
+    return sink;
+}
+
+// The sink used when a list names backends but none of them could be built.
+spdlog::sink_ptr fallback_console(const std::vector<std::string>& names) {
+    backend_factory factory;
+    {
+        std::lock_guard<std::mutex> lock(state().mu);
+        auto it = state().factories.find("console");
+        if (it != state().factories.end()) {
+            factory = it->second;
+        }
+    }
+    if (factory) {
+        try {
+            return build_backend("console", factory, names);
+        } catch (const std::exception&) {
+            // its own settings are broken too (already reported): the plain default below
+        }
+    }
+    auto plain = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+    plain->set_formatter(make_pattern_formatter(default_text_pattern));
+    return plain;
+}
+
+}  // namespace
+
+std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list, strictness mode) {
+    const bool strict = is_strict(mode);
+    auto names = parse_backend_list(list);
+    if (names.empty()) {
+        names.push_back("console");  // as for an unset or blank LOG_BACKENDS
+    }
     std::vector<std::pair<std::string, backend_factory>> chosen;
     std::vector<std::string> unknown;
     {
@@ -224,24 +362,29 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
         }
     }
     if (!unknown.empty()) {
-        warn("LOG_BACKENDS: unknown backend" + std::string(unknown.size() > 1 ? "s " : " ") +
-             join(unknown) + " ignored; known backends: " + join(registered_backends()));
+        report_unknown(unknown, strict);
     }
     std::vector<spdlog::sink_ptr> sinks;
     for (const auto& [name, factory] : chosen) {
-        env_options env(name);
-        spdlog::sink_ptr sink = factory(env);
-        if (!sink) {
-            throw config_error("LOG_BACKENDS", "LOG_BACKENDS: the factory of backend '" + name +
-                                                   "' returned no sink");
+        if (strict) {
+            sinks.push_back(build_backend(name, factory, names));
+            continue;
         }
-        // A sink may choose its own default (slack: err).
-        sink->set_level(env.get_level("LEVEL", sink->level()));
-        if (auto pattern = env.raw("PATTERN")) {
-            sink->set_formatter(make_pattern_formatter(*pattern));
+        // Lenient: one broken backend must not take the others (or the program) down.
+        try {
+            sinks.push_back(build_backend(name, factory, names));
+        } catch (const config_error& e) {
+            warn("backend '" + name + "' not started: " + e.what() +
+                 " (the other backends run; LOG_STRICT=true makes this fatal)");
+        } catch (const std::exception& e) {
+            warn("backend '" + name + "' not started: its factory threw: " + e.what() +
+                 " (the other backends run)");
         }
-        warn_unread_variables(env, names);
-        sinks.push_back(sink);
+    }
+    if (sinks.empty()) {
+        warn("LOG_BACKENDS: no backend of '" + std::string(list) +
+             "' could be built; logging to 'console' instead");
+        sinks.push_back(fallback_console(names));
     }
     std::lock_guard<std::mutex> lock(state().mu);
     auto& built = state().built;
@@ -252,15 +395,12 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list) {
     return sinks;
 }
 
-std::vector<spdlog::sink_ptr> sinks_from_env() {
+std::vector<spdlog::sink_ptr> sinks_from_env(strictness mode) {
     auto value = getenv_value("LOG_BACKENDS");
-    if (!value || parse_backend_list(*value).empty()) {
-        return sinks_from_string("console");
-    }
-    return sinks_from_string(*value);
+    return sinks_from_string(value ? *value : std::string("console"), mode);
 }
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, strictness mode) {
     auto& s = state();
     std::unique_lock<std::mutex> lock(s.mu);
     if (auto existing = spdlog::get(name)) {
@@ -268,7 +408,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
     }
     if (!s.shared_built) {
         lock.unlock();  // factories may take time (connections) and use the registry
-        auto sinks = sinks_from_env();
+        auto sinks = sinks_from_env(mode);
         lock.lock();
         if (!s.shared_built) {
             s.shared_sinks = std::move(sinks);
@@ -280,19 +420,24 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
         spdlog::cfg::load_env_levels();
         s.levels_loaded = true;
     }
-    auto logger =
-        std::make_shared<spdlog::logger>(name, s.shared_sinks.begin(), s.shared_sinks.end());
-    // spdlog's initialize_logger() would apply SPDLOG_LEVEL but also replace every sink's
-    // formatter with the global pattern; ask it for the level with a sink-less probe instead.
-    {
-        auto probe = std::make_shared<spdlog::logger>(name);
-        spdlog::initialize_logger(probe);
-        if (spdlog::get(name) == probe) {
-            spdlog::drop(name);
+    // spdlog's initialize_logger() applies the global settings (level with SPDLOG_LEVEL's
+    // per-logger levels, flush level, error handler, backtrace) but also replaces every sink's
+    // formatter with the global pattern, which the shared sinks must keep. So a sink-less probe
+    // is initialised, and its clone (the copy has the probe's settings) gets the sinks.
+    auto probe = std::make_shared<spdlog::logger>(name);
+    try {
+        spdlog::initialize_logger(probe);  // registers it when automatic registration is on
+    } catch (const spdlog::spdlog_ex&) {
+        if (auto existing = spdlog::get(name)) {  // another thread registered the name
+            return existing;
         }
-        logger->set_level(probe->level());
-        logger->flush_on(probe->flush_level());
+        throw;
     }
+    if (spdlog::get(name) == probe) {
+        spdlog::drop(name);
+    }
+    auto logger = probe->clone(name);
+    logger->sinks() = s.shared_sinks;
     try {
         spdlog::register_logger(logger);
     } catch (const spdlog::spdlog_ex&) {

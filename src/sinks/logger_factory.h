@@ -1,4 +1,6 @@
-// Internal: the <sink>_logger_mt factories: a logger with one sink, registered with spdlog.
+// Internal: the <sink>_logger_mt/_st factories: a logger with one sink, set up as spdlog's own
+// factories (spdlog::basic_logger_mt, ...) set theirs up. The rules are in registry.h, at
+// make_logger.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -13,7 +15,9 @@ template <typename Sink, typename Config>
 std::shared_ptr<spdlog::logger> registered_logger(const std::string& logger_name, Config config) {
     auto logger =
         std::make_shared<spdlog::logger>(logger_name, std::make_shared<Sink>(std::move(config)));
-    spdlog::register_logger(logger);
+    // Global level (or SPDLOG_LEVEL's level for this name, once spdlog::cfg loaded it), flush
+    // level, error handler, backtrace, and registration when automatic registration is on.
+    spdlog::initialize_logger(logger);
     return logger;
 }
 

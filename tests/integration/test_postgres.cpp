@@ -1171,7 +1171,7 @@ TEST_SUITE("postgres") {
         env.set("LOG_POSTGRES_RETENTION_DAYS", "abc");
         bool thrown = false;
         try {
-            (void)spdlog_ext::sinks_from_string("postgres");
+            (void)spdlog_ext::sinks_from_string("postgres", spdlog_ext::strictness::strict);
         } catch (const spdlog_ext::config_error& e) {
             thrown = true;
             INFO("what(): " << e.what());
@@ -1179,5 +1179,31 @@ TEST_SUITE("postgres") {
             CHECK(contains(e.what(), "LOG_POSTGRES_RETENTION_DAYS"));
         }
         CHECK_MESSAGE(thrown, "LOG_POSTGRES_RETENTION_DAYS=abc did not throw config_error");
+    }
+
+    TEST_CASE(
+        "postgres_logger_mt follows spdlog's level and flush level - a debug record is stored") {
+        pg_fixture f("factory");
+        pg_test::table_cleanup cleanup({f.prefix});
+        struct restore_spdlog {
+            ~restore_spdlog() {
+                spdlog::set_level(spdlog::level::info);
+                spdlog::flush_on(spdlog::level::off);
+            }
+        } restore;
+        spdlog::set_level(spdlog::level::debug);
+        spdlog::flush_on(spdlog::level::warn);
+        const std::string name = "pg_factory_" + pid_text();
+        auto logger = spdlog_ext::postgres_logger_mt(name, f.config());
+        CHECK(logger->level() == spdlog::level::debug);
+        CHECK(logger->flush_level() == spdlog::level::warn);
+        logger->debug("a debug record");
+        logger->warn("a warning, flushed by flush_on(warn)");
+        // flush_on(warn) flushed the sink within the warn call: both rows are there now.
+        INFO(f.describe(
+            std::dynamic_pointer_cast<spdlog_ext::engine_sink>(logger->sinks()[0])->stats()));
+        CHECK(pg_test::count(f.q_table() + " WHERE level = 'DEBUG'") == 1);
+        CHECK(pg_test::count(f.q_table()) == 2);
+        spdlog::drop(name);
     }
 }

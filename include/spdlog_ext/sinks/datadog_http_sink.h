@@ -33,7 +33,8 @@ struct datadog_config {
 
     std::string api_key;                 // DD_API_KEY (required); never printed
     std::string site = "datadoghq.com";  // DD_SITE: datadoghq.com, us3/us5.datadoghq.com,
-                                         // datadoghq.eu, ap1.datadoghq.com, ddog-gov.com
+                                         // datadoghq.eu, ap1/ap2.datadoghq.com, ddog-gov.com
+                                         // (another site: one warning, used anyway)
     std::string url;       // LOG_DATADOG_URL: overrides the site's intake URL (proxies, tests)
     std::string service;   // DD_SERVICE
     std::string env;       // DD_ENV → tag env:

@@ -7,6 +7,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "registry/warnings.h"
 #include "sinks/datadog/datadog_backend.h"
 #include "sinks/datadog/datadog_encoder.h"
 #include "sinks/logger_factory.h"
@@ -74,6 +75,12 @@ class datadog_backend final : public backend {
     detail::http_request request_;
 };
 
+// The Datadog sites known when this was written. Others may appear: an unknown site is only a
+// warning.
+const char* const known_sites[] = {"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com",
+                                   "datadoghq.eu",  "ap1.datadoghq.com", "ap2.datadoghq.com",
+                                   "ddog-gov.com"};
+
 bool looks_like_host(const std::string& site) {
     return !site.empty() && std::all_of(site.begin(), site.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '.' || c == '-';
@@ -90,6 +97,23 @@ datadog_config datadog_config::from_env() {
 }
 
 namespace detail {
+
+namespace {
+// Once per sink built (not in validate, which from_env() runs too).
+void warn_unknown_site(const datadog_config& cfg) {
+    if (cfg.url.empty() && std::find(std::begin(known_sites), std::end(known_sites), cfg.site) ==
+                               std::end(known_sites)) {
+        std::string sites;
+        for (const char* site : known_sites) {
+            sites += sites.empty() ? "" : ", ";
+            sites += site;
+        }
+        registry_warn("DD_SITE: '" + cfg.site + "' is not a known Datadog site (" + sites +
+                      "); sending to " + cfg.intake_url() +
+                      " anyway. Check for a typo; new sites are fine");
+    }
+}
+}  // namespace
 
 void validate_datadog_config(const datadog_config& cfg) {
     // A key with a line break would inject HTTP headers: refuse it (without printing it).
@@ -117,6 +141,7 @@ void validate_datadog_config(const datadog_config& cfg) {
 
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
     validate_datadog_config(cfg);
+    warn_unknown_site(cfg);
     return std::make_unique<datadog_backend>(cfg);
 }
 

@@ -1,7 +1,16 @@
 #include "sinks/logger_factory.h"
+#include "spdlog_ext/redaction.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 
 #include <spdlog/spdlog.h>
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "sinks/postgres/postgres_backend.h"
 
@@ -49,6 +58,92 @@ std::string password_of(const std::string& conninfo) {
     const auto end = conninfo.find(' ', pos);
     return conninfo.substr(pos, end == std::string::npos ? end : end - pos);
 }
+
+// The password and, when a keyword string's password is malformed (unquoted, with spaces), the
+// words after it up to the next keyword=value: what must never appear in a message.
+std::vector<std::string> secrets_of(const std::string& conninfo) {
+    std::vector<std::string> secrets;
+    const std::string password = password_of(conninfo);
+    if (!password.empty()) {
+        secrets.push_back(password);
+        if (!is_uri(conninfo)) {
+            auto pos = conninfo.find(password, conninfo.find("password"));
+            pos = pos == std::string::npos ? pos : pos + password.size();
+            while (pos != std::string::npos && pos < conninfo.size()) {
+                const auto start = conninfo.find_first_not_of(' ', pos);
+                if (start == std::string::npos) {
+                    break;
+                }
+                const auto end = conninfo.find(' ', start);
+                const std::string word =
+                    conninfo.substr(start, end == std::string::npos ? end : end - start);
+                if (word.find('=') != std::string::npos) {
+                    break;
+                }
+                secrets.push_back(word);
+                pos = end;
+            }
+        }
+    }
+    if (auto pgpassword = getenv_value("PGPASSWORD"); pgpassword && !pgpassword->empty()) {
+        secrets.push_back(*pgpassword);
+    }
+    return secrets;
+}
+
+std::string masked(std::string text, const std::vector<std::string>& secrets) {
+    for (const auto& secret : secrets) {
+        for (auto pos = text.find(secret); pos != std::string::npos;
+             pos = text.find(secret, pos + redactor::mask.size())) {
+            text.replace(pos, secret.size(), redactor::mask);
+        }
+    }
+    redactor::defaults()->redact_text(text);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+        text.pop_back();
+    }
+    return text;
+}
+
+bool valid_ports(const std::string& ports) {  // "5432" or "5432,5433" (one per host), or empty
+    std::size_t start = 0;
+    while (true) {
+        const auto end = ports.find(',', start);
+        const std::string port = ports.substr(start, end == std::string::npos ? end : end - start);
+        if (!port.empty()) {
+            if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) {
+                    return std::isdigit(c) != 0;
+                })) {
+                return false;
+            }
+            const long n = std::stol(port);
+            if (n < 1 || n > 65535) {
+                return false;
+            }
+        }
+        if (end == std::string::npos) {
+            return true;
+        }
+        start = end + 1;
+    }
+}
+
+const char* const ssl_modes[] = {"disable", "allow",     "prefer",
+                                 "require", "verify-ca", "verify-full"};
+
+bool valid_sslmode(const std::string& mode) {
+    return mode.empty() ||
+           std::find(std::begin(ssl_modes), std::end(ssl_modes), mode) != std::end(ssl_modes);
+}
+
+std::string ssl_mode_list() {
+    std::string out;
+    for (const char* m : ssl_modes) {
+        out += out.empty() ? "" : ", ";
+        out += m;
+    }
+    return out;
+}
 }  // namespace
 
 std::string postgres_config::table_name() const {
@@ -82,7 +177,74 @@ std::string resolve_conninfo(const postgres_config& cfg) {
     return conninfo;
 }
 
+namespace {
+// libpq parses a connection string without connecting (PQconninfoParse): a string it cannot
+// parse, or a port or sslmode it would refuse at connect time, is a config_error now rather
+// than a retry loop. Messages name the variable the string came from and never hold the
+// password.
+void validate_conninfo(const postgres_config& cfg) {
+    std::string variable = "LOG_POSTGRES_URL";
+    std::string label = "LOG_POSTGRES_URL (postgres_config::conninfo)";
+    if (!cfg.conninfo.empty()) {
+        if (getenv_value("LOG_POSTGRES_URL").value_or("") != cfg.conninfo &&
+            getenv_value("DATABASE_URL").value_or("") == cfg.conninfo) {
+            variable = label = "DATABASE_URL";
+        }
+    } else if (auto url = getenv_value("LOG_POSTGRES_URL"); !url || url->empty()) {
+        if (auto db = getenv_value("DATABASE_URL"); db && !db->empty()) {
+            variable = label = "DATABASE_URL";
+        }
+    }
+    const std::string conninfo = resolve_conninfo(cfg);
+    const auto secrets = secrets_of(conninfo);
+    char* error = nullptr;
+    std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
+        PQconninfoParse(conninfo.c_str(), &error), PQconninfoFree);
+    if (!options) {
+        std::string why = error != nullptr ? masked(error, secrets) : "out of memory";
+        PQfreemem(error);
+        throw config_error(variable, label + ": libpq cannot parse the connection string: " + why +
+                                         " (see libpq's \"Connection Strings\": "
+                                         "host=... port=... dbname=... or postgresql://...)");
+    }
+    std::string sslmode;
+    std::string port;
+    for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+        const std::string keyword = o->keyword;
+        if (keyword == "sslmode" && o->val != nullptr) {
+            sslmode = o->val;
+        } else if (keyword == "port" && o->val != nullptr) {
+            port = o->val;
+        }
+    }
+    if (!valid_sslmode(sslmode)) {
+        throw config_error(variable, label + ": sslmode '" + masked(sslmode, secrets) +
+                                         "' is not one of: " + ssl_mode_list());
+    }
+    if (!valid_ports(port)) {
+        throw config_error(variable, label + ": port '" + masked(port, secrets) +
+                                         "' is not a port number (1-65535; one per host, "
+                                         "separated by ',')");
+    }
+    // Without them in the string, libpq takes PGSSLMODE / PGPORT from the environment.
+    if (sslmode.empty()) {
+        if (auto env = getenv_value("PGSSLMODE"); env && !valid_sslmode(*env)) {
+            throw config_error("PGSSLMODE",
+                               "PGSSLMODE: '" + *env + "' is not one of: " + ssl_mode_list());
+        }
+    }
+    if (port.empty()) {
+        if (auto env = getenv_value("PGPORT"); env && !valid_ports(*env)) {
+            throw config_error("PGPORT", "PGPORT: '" + *env +
+                                             "' is not a port number (1-65535; one per host, "
+                                             "separated by ',')");
+        }
+    }
+}
+}  // namespace
+
 void validate_postgres_config(const postgres_config& cfg) {
+    validate_conninfo(cfg);
     const std::string table = cfg.table_name();
     if (table.size() > max_identifier) {
         throw config_error("LOG_POSTGRES_TABLE_PREFIX",
