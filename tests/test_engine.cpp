@@ -820,6 +820,34 @@ TEST_SUITE("engine") {
         CHECK(f.seen->delivered_copy().back() == "E");
     }
 
+    TEST_CASE("the fallback sees the message as the backend would: formatted when asked") {
+        fixture f;
+        test::gate gate;
+        auto cfg = f.config();
+        cfg.queue_max_records = 1;  // the record in flight fills the queue
+        auto sink = f.make(cfg, [&](spdlog_ext::record_span, int call) {
+            if (call == 0) {
+                gate.wait();
+            }
+            return batch_result::with(outcome::rejected, "no");
+        });
+        spdlog::logger logger("fb", sink);
+        sink->set_message_pattern("[%l] %v");
+        logger.info("in flight");
+        REQUIRE(wait_until([&] { return f.seen->writes.load() == 1; }));
+        logger.warn("spilled");  // queue full: to the fallback from the logging call
+        sink->set_message_pattern("<%v>");
+        logger.warn("spilled too");
+        gate.release();
+        REQUIRE(sink->flush_for(5s));
+        std::vector<std::string> got;
+        for (const auto& r : f.fallback->records()) {
+            got.push_back(r.message);
+        }
+        CHECK(got ==
+              std::vector<std::string>{"[warning] spilled", "<spilled too>", "[info] in flight"});
+    }
+
     TEST_CASE("records carry the fields of the thread that logged them") {
         fixture f;
         std::vector<nlohmann::json> fields;

@@ -317,6 +317,19 @@ bool engine_core::drop_oldest_locked() {
 }
 
 void engine_core::fallback_now(record rec, const std::string& reason) {
+    // The fallback sees the record as the backend would have: masked, then formatted with the
+    // message formatter in force now, if any (this path writes to the fallback anyway, so the
+    // cost is its own, not the queueing call's).
+    if (cfg_.redaction) {
+        cfg_.redaction->apply(rec);
+    }
+    {
+        std::lock_guard<std::mutex> lock(formatter_mu_);
+        if (call_formatter_) {
+            spdlog::memory_buf_t buf;
+            format_message(*call_formatter_, rec, buf);
+        }
+    }
     to_fallback(&rec, 1, reason);
 }
 
@@ -379,14 +392,21 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
 }
 
 void engine_core::set_message_formatter(std::unique_ptr<spdlog::formatter> formatter) {
-    // It applies from the next record logged: the worker picks it by sequence number, so
-    // records already queued keep the formatter in force when they were logged.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!formatter_changes_.empty() && formatter_changes_.back().from_seq == next_seq_) {
-        formatter_changes_.back().formatter = std::move(formatter);  // nothing logged between
-    } else {
-        formatter_changes_.push_back(formatter_change{next_seq_, std::move(formatter)});
+    // Formatters are not thread-safe: the worker gets this one, the logging-call fallback a
+    // clone.
+    auto for_calls = formatter ? formatter->clone() : nullptr;
+    std::lock_guard<std::mutex> serial(formatter_mu_);
+    {
+        // It applies from the next record logged: the worker picks it by sequence number, so
+        // records already queued keep the formatter in force when they were logged.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!formatter_changes_.empty() && formatter_changes_.back().from_seq == next_seq_) {
+            formatter_changes_.back().formatter = std::move(formatter);  // nothing logged between
+        } else {
+            formatter_changes_.push_back(formatter_change{next_seq_, std::move(formatter)});
+        }
     }
+    call_formatter_ = std::move(for_calls);
 }
 
 sink_stats engine_core::stats() const {

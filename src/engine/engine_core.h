@@ -165,6 +165,11 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     steady::time_point last_housekeeping_{};
     std::optional<steady::time_point> last_write_;  // end of the last backend write
 
+    // The message formatter in force now, for records that go to the fallback from the logging
+    // call; also serialises set_message_formatter() (taken before mu_).
+    std::mutex formatter_mu_;
+    std::unique_ptr<spdlog::formatter> call_formatter_;
+
     // Counters.
     std::uint64_t enqueued_ = 0;  // guarded by mu_ (the logging call holds it anyway)
     std::atomic<std::uint64_t> delivered_{0};
