@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <spdlog/logger.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +13,7 @@
 
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/fields.h"
+#include "spdlog_ext/fields_flag.h"
 #include "support/test_backends.h"
 
 using namespace std::chrono_literals;
@@ -853,24 +855,101 @@ TEST_SUITE("engine") {
         }
     }
 
-    TEST_CASE("set_pattern is honoured: messages are formatted on the worker") {
+    TEST_CASE("the logger's pattern does not reach an engine sink: the message is the payload") {
         fixture f;
         auto sink = f.make(f.config());
-        spdlog::logger logger("pattern", sink);
-        logger.set_pattern("[%n] [%l] %v");  // spdlog's logger-level call
+        auto logger = std::make_shared<spdlog::logger>("pattern_ignored", sink);
+        logger->set_pattern("%^[%l]%$ %v");  // meant for the console
+        logger->info("plain info");
+        logger->set_formatter(spdlog_ext::make_pattern_formatter("%l|%v%*"));
+        logger->info("still plain");
+        // spdlog's global pattern reaches the sinks of registered loggers and of new ones.
+        spdlog::initialize_logger(logger);
+        spdlog::set_pattern("[%n] %v");
+        logger->warn("global");
+        spdlog::drop("pattern_ignored");
+        spdlog::set_pattern("%+");  // spdlog's default, for the tests that follow
+        REQUIRE(sink->flush_for(5s));
+        CHECK(f.seen->delivered_copy() ==
+              std::vector<std::string>{"plain info", "still plain", "global"});
+    }
+
+    TEST_CASE(
+        "follow_logger_pattern: the logger's pattern formats the message as with spdlog's sinks") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.follow_logger_pattern = true;
+        auto sink = f.make(cfg);
+        spdlog::logger logger("follow", sink);
+        logger.info("before");
+        logger.set_pattern("[%n] [%l] %v");
         logger.warn("hello");
         REQUIRE(sink->flush_for(5s));
-        // The sink's own set_pattern also knows %* (structured fields).
-        sink->set_pattern("%l|%v%*");
+        CHECK(f.seen->delivered_copy() ==
+              std::vector<std::string>{"before", "[follow] [warning] hello"});
+    }
+
+    TEST_CASE("set_message_pattern: each record keeps the pattern in force when it was logged") {
+        fixture f;
+        test::gate gate;
+        auto sink = f.make(f.config(), [&](spdlog_ext::record_span, int call) {
+            if (call == 0) {
+                gate.wait();  // the worker is busy: what follows stays queued
+            }
+            return batch_result::delivered();
+        });
+        spdlog::logger logger("pattern", sink);
+        logger.info("first");
+        REQUIRE(wait_until([&] { return f.seen->writes.load() == 1; }));
+        sink->set_message_pattern("[%l] %v");
+        logger.info("A");
+        sink->set_message_pattern("<%v>");
+        logger.info("B");
+        sink->set_message_pattern("");  // back to the plain payload
+        logger.info("C");
+        sink->set_message_pattern("%l|%v%*");  // %* shows the record's fields
         {
             spdlog_ext::scoped_fields fields{{"user", 7}};
-            logger.error("again");
+            logger.error("D");
         }
+        gate.release();
         REQUIRE(sink->flush_for(5s));
-        auto got = f.seen->delivered_copy();
-        REQUIRE(got.size() == 2);
-        CHECK(got[0] == "[pattern] [warning] hello");
-        CHECK(got[1] == R"(error|again {"user":7})");
+        CHECK(f.seen->delivered_copy() ==
+              std::vector<std::string>{"first", "[info] A", "<B>", "C", R"(error|D {"user":7})"});
+        // A later change leaves records already delivered or queued alone, and applies to new
+        // ones in a later batch.
+        sink->set_message_formatter(nullptr);
+        logger.info("E");
+        REQUIRE(sink->flush_for(5s));
+        CHECK(f.seen->delivered_copy().back() == "E");
+    }
+
+    TEST_CASE("the fallback sees the message as the backend would: formatted when asked") {
+        fixture f;
+        test::gate gate;
+        auto cfg = f.config();
+        cfg.queue_max_records = 1;  // the record in flight fills the queue
+        auto sink = f.make(cfg, [&](spdlog_ext::record_span, int call) {
+            if (call == 0) {
+                gate.wait();
+            }
+            return batch_result::with(outcome::rejected, "no");
+        });
+        spdlog::logger logger("fb", sink);
+        sink->set_message_pattern("[%l] %v");
+        logger.info("in flight");
+        REQUIRE(wait_until([&] { return f.seen->writes.load() == 1; }));
+        logger.warn("spilled");  // queue full: to the fallback from the logging call
+        sink->set_message_pattern("<%v>");
+        logger.warn("spilled too");
+        gate.release();
+        REQUIRE(sink->flush_for(5s));
+        std::vector<std::string> got;
+        for (const auto& r : f.fallback->records()) {
+            got.push_back(r.message);
+        }
+        CHECK(got ==
+              std::vector<std::string>{"[warning] spilled", "<spilled too>", "[info] in flight"});
     }
 
     TEST_CASE("records carry the fields of the thread that logged them") {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spdlog_ext/config_error.h"
@@ -267,6 +268,44 @@ TEST_SUITE("redaction") {
         const auto stats = sink->stats();
         CHECK(stats.delivered == 1);
         CHECK(stats.fallback == 1);
+    }
+
+    TEST_CASE("records the logging call hands to the fallback are masked too") {
+        auto seen = std::make_shared<test::backend_log>();
+        auto fallback = std::make_shared<test::capture_sink_mt>();
+        test::gate gate;
+        spdlog_ext::engine_config cfg;
+        cfg.redaction = redactor::defaults();
+        cfg.batch_max_delay = std::chrono::milliseconds(5);
+        cfg.queue_max_records = 1;  // the record in flight fills the queue
+        cfg.fallback = fallback;
+        cfg.error_handler = [](const std::string&) {};
+        auto backend =
+            std::make_unique<test::scripted_backend>(seen, [&](spdlog_ext::record_span, int call) {
+                if (call == 0) {
+                    gate.wait();
+                }
+                return spdlog_ext::batch_result::delivered();
+            });
+        auto sink = std::make_shared<spdlog_ext::engine_sink>(std::move(backend), cfg);
+        spdlog::logger log("app", sink);
+        log.info("in flight");
+        for (int i = 0; i < 500 && seen->writes.load() == 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        REQUIRE(seen->writes.load() == 1);
+        // Queue full: straight to the fallback from the logging call.
+        spdlog_ext::log(log, spdlog::level::warn, {{"password", "hunter2"}}, "Bearer {}",
+                        "tok-123456789");
+        gate.release();
+        REQUIRE(sink->shutdown(std::chrono::seconds(5)));
+        // After shutdown: the same path.
+        log.info("connect to postgresql://app:{}@db/app", "hunter2");
+        const auto fell_back = fallback->records();
+        REQUIRE(fell_back.size() == 2);
+        CHECK(fell_back[0].message == "Bearer " + M);
+        CHECK(fell_back[0].fields.at("password") == M);
+        CHECK(fell_back[1].message == "connect to postgresql://app:" + M + "@db/app");
     }
 
 #if SPDLOG_EXT_WITH_HTTP

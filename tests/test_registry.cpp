@@ -336,6 +336,27 @@ TEST_SUITE("registry") {
         CHECK(got[0].message == "shown");
     }
 
+    TEST_CASE("LOG_<BACKEND>_PATTERN formats an engine sink's message - the logger's does not") {
+        auto seen = std::make_shared<test::backend_log>();
+        spdlog_ext::register_backend("pattern_test", [&](const spdlog_ext::env_options& env) {
+            spdlog_ext::engine_config cfg;
+            env.apply_engine(cfg);
+            return std::make_shared<spdlog_ext::engine_sink>(
+                std::make_unique<test::scripted_backend>(seen), cfg);
+        });
+        env_guard env{{"LOG_PATTERN_TEST_PATTERN", "%l:%v%*"}};
+        auto sinks = spdlog_ext::sinks_from_string("pattern_test");
+        REQUIRE(sinks.size() == 1);
+        spdlog::logger logger("pattern_user", sinks[0]);
+        logger.set_pattern("%^[%l]%$ %v");  // the console's: must not replace the sink's
+        logger.warn("shown");
+        auto* sink = dynamic_cast<spdlog_ext::engine_sink*>(sinks[0].get());
+        REQUIRE(sink != nullptr);
+        REQUIRE(sink->flush_for(5s));
+        CHECK(seen->delivered_copy() == std::vector<std::string>{"warning:shown"});
+        sink->shutdown(1s);
+    }
+
     TEST_CASE("env_options: sizes + durations + booleans + enums") {
         spdlog_ext::env_options opts("t");
         env_guard env{{"LOG_T_A", "10MB"},  {"LOG_T_B", "512k"}, {"LOG_T_C", "1GiB"},

@@ -407,7 +407,7 @@ TEST_SUITE("slack") {
         test::fake_slack_webhook webhook;
         slack_fixture fx;
         auto sink = std::make_shared<spdlog_ext::slack_error_sink>(fx.config(webhook));
-        sink->set_pattern("[%n] %v (pid %P)");
+        sink->set_message_pattern("[%n] %v (pid %P)");
         spdlog::logger logger("billing", sink);
         logger.error("charge failed");
         REQUIRE(sink->flush_for(5s));

@@ -46,12 +46,22 @@ spdlog::sink_ptr default_fallback_sink() {
     return *sink;
 }
 
-std::string strip_eol(const spdlog::memory_buf_t& buf) {
-    std::size_t n = buf.size();
-    while (n > 0 && (buf.data()[n - 1] == '\n' || buf.data()[n - 1] == '\r')) {
-        --n;
+// Replaces rec.message by `formatter`'s text for the record, without the line ending. Should
+// the formatter fail, the message stays the payload: a formatter must not stop the worker.
+void format_message(spdlog::formatter& formatter, record& rec, spdlog::memory_buf_t& buf) {
+    try {
+        buf.clear();
+        {
+            record_scope scope(rec);
+            formatter.format(rec.to_log_msg(), buf);
+        }
+        std::size_t n = buf.size();
+        while (n > 0 && (buf.data()[n - 1] == '\n' || buf.data()[n - 1] == '\r')) {
+            --n;
+        }
+        rec.message.assign(buf.data(), n);
+    } catch (...) {
     }
-    return std::string(buf.data(), n);
 }
 }  // namespace
 
@@ -311,6 +321,19 @@ bool engine_core::drop_oldest_locked() {
 }
 
 void engine_core::fallback_now(record rec, const std::string& reason) {
+    // The fallback sees the record as the backend would have: masked, then formatted with the
+    // message formatter in force now, if any (this path writes to the fallback anyway, so the
+    // cost is its own, not the queueing call's).
+    if (cfg_.redaction) {
+        cfg_.redaction->apply(rec);
+    }
+    {
+        std::lock_guard<std::mutex> lock(formatter_mu_);
+        if (call_formatter_) {
+            spdlog::memory_buf_t buf;
+            format_message(*call_formatter_, rec, buf);
+        }
+    }
     to_fallback(&rec, 1, reason);
 }
 
@@ -397,10 +420,22 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
     return drained_;
 }
 
-void engine_core::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
-    std::lock_guard<std::mutex> lock(formatter_mu_);
-    formatter_ = std::move(formatter);
-    formatter_version_.fetch_add(1, std::memory_order_release);
+void engine_core::set_message_formatter(std::unique_ptr<spdlog::formatter> formatter) {
+    // Formatters are not thread-safe: the worker gets this one, the logging-call fallback a
+    // clone.
+    auto for_calls = formatter ? formatter->clone() : nullptr;
+    std::lock_guard<std::mutex> serial(formatter_mu_);
+    {
+        // It applies from the next record logged: the worker picks it by sequence number, so
+        // records already queued keep the formatter in force when they were logged.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!formatter_changes_.empty() && formatter_changes_.back().from_seq == next_seq_) {
+            formatter_changes_.back().formatter = std::move(formatter);  // nothing logged between
+        } else {
+            formatter_changes_.push_back(formatter_change{next_seq_, std::move(formatter)});
+        }
+    }
+    call_formatter_ = std::move(for_calls);
 }
 
 sink_stats engine_core::stats() const {
@@ -526,6 +561,12 @@ bool engine_core::next_batch(batch& out) {
                 staging_.push_back(std::move(c));
                 inbox_.pop_front();
             }
+            // Formatter changes made before these records were logged (or any later): the
+            // worker needs them to render this batch.
+            for (auto& change : formatter_changes_) {
+                worker_formatters_.push_back(std::move(change));
+            }
+            formatter_changes_.clear();
             lock.unlock();
             take_from_staging(out);
             return true;
@@ -547,7 +588,9 @@ void engine_core::take_from_staging(batch& out) {
             // Build the record here, on the worker, so the logging call never allocates.
             if (out.count == out.records.size()) {
                 out.records.emplace_back();
+                out.seqs.emplace_back();
             }
+            out.seqs[out.count] = c.first_seq + c.head;
             record& r = out.records[out.count++];
             const char* p = c.arena.data.get() + e.offset;
             r.time = e.time;
@@ -615,24 +658,30 @@ void engine_core::process(batch& b) {
 }
 
 void engine_core::render_messages(batch& b) {
-    const auto version = formatter_version_.load(std::memory_order_acquire);
-    if (version != worker_formatter_version_) {
-        std::lock_guard<std::mutex> lock(formatter_mu_);
-        worker_formatter_ = formatter_ ? formatter_->clone() : nullptr;
-        worker_formatter_version_ = version;
+    auto& fs = worker_formatters_;
+    if (fs.empty() || b.count == 0) {
+        return;  // no message formatter was ever set: messages are the payload
     }
-    if (!worker_formatter_) {
+    // Records come in sequence order: a formatter followed by one that applies from this
+    // batch's first record on is of no use any more.
+    while (fs.size() > 1 && fs[1].from_seq <= b.seqs[0]) {
+        fs.pop_front();
+    }
+    if (fs.size() == 1 && !fs.front().formatter && fs.front().from_seq <= b.seqs[0]) {
+        fs.clear();  // back to the plain payload for good
         return;
     }
     spdlog::memory_buf_t buf;
+    std::size_t k = 0;
     for (std::size_t i = 0; i < b.count; ++i) {
-        record& rec = b.records[i];
-        buf.clear();
-        {
-            record_scope scope(rec);
-            worker_formatter_->format(rec.to_log_msg(), buf);
+        const std::uint64_t seq = b.seqs[i];
+        while (k + 1 < fs.size() && fs[k + 1].from_seq <= seq) {
+            ++k;
         }
-        rec.message = strip_eol(buf);
+        // The formatter in force when the record was logged; none before the first change.
+        if (fs[k].formatter && fs[k].from_seq <= seq) {
+            format_message(*fs[k].formatter, b.records[i], buf);
+        }
     }
 }
 

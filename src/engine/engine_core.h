@@ -41,7 +41,8 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     // Stops accepting records and asks the worker to drain by now + timeout; does not wait.
     void request_stop(std::chrono::milliseconds timeout);
     bool shutdown(std::chrono::milliseconds timeout);
-    void set_formatter(std::unique_ptr<spdlog::formatter> formatter);
+    // The message formatter for records logged from now on (null: the plain payload).
+    void set_message_formatter(std::unique_ptr<spdlog::formatter> formatter);
     sink_stats stats() const;
     const engine_config& config() const noexcept { return cfg_; }
 
@@ -82,9 +83,15 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
         // Records [0, count) are this batch; the vector keeps its elements (and their string
         // capacity) between batches so the worker does not allocate per record.
         std::vector<record> records;
+        std::vector<std::uint64_t> seqs;  // seqs[i]: the sequence number of records[i]
         std::size_t count = 0;
         std::size_t bytes = 0;
         std::uint64_t last_seq = 0;
+    };
+    // A message formatter and the first sequence number it applies to.
+    struct formatter_change {
+        std::uint64_t from_seq = 0;
+        std::unique_ptr<spdlog::formatter> formatter;  // null: the plain payload
     };
 
     // Logging-call side.
@@ -146,6 +153,8 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     // mu_ (flush waiters are woken); read without it on the logging path.
     std::atomic<bool> failing_{false};
     steady::time_point stop_deadline_{};
+    // set_message_formatter() calls the worker has not picked up yet.
+    std::vector<formatter_change> formatter_changes_;
 
     std::mutex shutdown_mu_;  // serialises shutdown() callers
     bool shut_down_ = false;
@@ -157,17 +166,18 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::vector<chunk> spent_chunks_;
     std::size_t staging_records_ = 0;
     std::size_t staging_bytes_ = 0;
-    std::unique_ptr<spdlog::formatter> worker_formatter_;
-    std::uint64_t worker_formatter_version_ = 0;
+    // The message formatters that records still to be rendered may need, by from_seq: each
+    // record is formatted by the last one whose from_seq is not above its own.
+    std::deque<formatter_change> worker_formatters_;
     std::uint64_t next_range_id_ = 0;
     std::uint64_t source_id_ = 0;  // of the batch being processed
     steady::time_point last_housekeeping_{};
     std::optional<steady::time_point> last_write_;  // end of the last backend write
 
-    // The formatter set through the sink (set_pattern / set_formatter).
+    // The message formatter in force now, for records that go to the fallback from the logging
+    // call; also serialises set_message_formatter() (taken before mu_).
     std::mutex formatter_mu_;
-    std::unique_ptr<spdlog::formatter> formatter_;
-    std::atomic<std::uint64_t> formatter_version_{0};
+    std::unique_ptr<spdlog::formatter> call_formatter_;
 
     // Counters.
     std::uint64_t enqueued_ = 0;  // guarded by mu_ (the logging call holds it anyway)

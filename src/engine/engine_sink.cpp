@@ -32,12 +32,24 @@ bool engine_sink::flush_for(std::chrono::milliseconds timeout) {
     return core_->flush_for(timeout);
 }
 
+void engine_sink::set_message_pattern(const std::string& pattern) {
+    core_->set_message_formatter(pattern.empty() ? nullptr : make_pattern_formatter(pattern));
+}
+
+void engine_sink::set_message_formatter(std::unique_ptr<spdlog::formatter> formatter) {
+    core_->set_message_formatter(std::move(formatter));
+}
+
 void engine_sink::set_pattern(const std::string& pattern) {
-    core_->set_formatter(make_pattern_formatter(pattern));
+    if (core_->config().follow_logger_pattern) {
+        set_message_pattern(pattern);
+    }
 }
 
 void engine_sink::set_formatter(std::unique_ptr<spdlog::formatter> formatter) {
-    core_->set_formatter(std::move(formatter));
+    if (core_->config().follow_logger_pattern) {
+        set_message_formatter(std::move(formatter));
+    }
 }
 
 bool engine_sink::shutdown(std::chrono::milliseconds timeout) {

@@ -312,7 +312,11 @@ spdlog::sink_ptr build_backend(const std::string& name, const backend_factory& f
     // A sink may choose its own default (slack: err).
     sink->set_level(env.get_level("LEVEL", sink->level()));
     if (auto pattern = env.raw("PATTERN")) {
-        sink->set_formatter(make_pattern_formatter(*pattern));
+        if (auto* engine = dynamic_cast<engine_sink*>(sink.get())) {
+            engine->set_message_pattern(*pattern);  // set_formatter() is the logger's
+        } else {
+            sink->set_formatter(make_pattern_formatter(*pattern));
+        }
     }
     warn_unread_variables(env, names);
     return sink;

@@ -1132,6 +1132,31 @@ TEST_SUITE("postgres") {
         }
     }
 
+    TEST_CASE("postgres message column: the logger's pattern stays out - the sink's applies") {
+        pg_fixture f("pattern");
+        pg_test::table_cleanup cleanup({f.prefix});
+        auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(f.config());
+        auto logger = std::make_shared<spdlog::logger>("pattern", sink);
+        logger->info("before the pattern");
+        logger->set_pattern("%^[%l]%$ %v");  // for a console: level and time have columns here
+        logger->info("plain info");
+        sink->set_message_pattern("[%l] %v");  // the sink's own, explicit choice
+        logger->warn("formatted");
+        const bool flushed = sink->flush_for(30s);
+        const auto s = sink->stats();
+        INFO(f.describe(s));
+        REQUIRE(flushed);
+        check_accounting(s, 3);
+        const auto rows =
+            pg_test::query("SELECT message, level FROM " + f.q_table() + " ORDER BY id");
+        std::vector<std::string> got;
+        for (const auto& r : rows) {
+            got.push_back(r[0].value_or("NULL") + " | " + r[1].value_or("NULL"));
+        }
+        CHECK(got == std::vector<std::string>{"before the pattern | INFO", "plain info | INFO",
+                                              "[warning] formatted | WARNING"});
+    }
+
     TEST_CASE("postgres from the registry: LOG_BACKENDS=postgres + LOG_POSTGRES_* settings") {
         pg_fixture f("registry");
         pg_test::table_cleanup cleanup({f.prefix});

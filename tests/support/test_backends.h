@@ -2,6 +2,7 @@
 // (These stand in for *our own* plug-in interface, not for a real server.)
 #pragma once
 
+#include <doctest/doctest.h>
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 
@@ -146,3 +147,17 @@ class capture_sink final : public spdlog::sinks::base_sink<Mutex> {
 using capture_sink_mt = capture_sink<std::mutex>;
 
 }  // namespace test
+
+// Failed CHECKs on lists of messages print them (doctest shows {?} otherwise).
+namespace doctest {
+template <>
+struct StringMaker<std::vector<std::string>> {
+    static String convert(const std::vector<std::string>& v) {
+        std::string out = "{";
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            out += (i > 0 ? ", \"" : "\"") + v[i] + "\"";
+        }
+        return String((out + "}").c_str());
+    }
+};
+}  // namespace doctest

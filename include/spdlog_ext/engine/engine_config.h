@@ -53,6 +53,14 @@ struct engine_config {
     std::size_t retry_max_attempts = 0;
     std::chrono::milliseconds retry_max_elapsed = 5min;
 
+    // Whether the sink follows the logger's pattern: spdlog's logger->set_pattern() and
+    // set_formatter(), spdlog::set_pattern() and spdlog::initialize_logger() reach every sink
+    // through sink::set_formatter(). False (default): ignored, so a pattern meant for the console
+    // never changes what a structured backend stores; engine_sink::set_message_pattern() is the
+    // explicit call. True: they act as set_message_formatter(), as with spdlog's own sinks (for
+    // a custom backend that sends text lines).
+    bool follow_logger_pattern = false;
+
     std::chrono::milliseconds flush_timeout = 5s;     // sink.flush() / logger->flush()
     std::chrono::milliseconds shutdown_timeout = 5s;  // destructor
 

@@ -3,6 +3,12 @@
 //
 // The logging call only copies the record into a bounded queue; formatting, encoding and
 // sending happen on the sink's worker thread. It never throws into the logging call.
+//
+// Message and pattern: a record's message is the payload (level, logger, time and fields travel
+// separately). The logger's pattern does not reach it: spdlog's logger->set_pattern(),
+// spdlog::set_pattern() and the like are ignored (unless engine_config::follow_logger_pattern).
+// Only set_message_pattern() / set_message_formatter() on the sink (LOG_<BACKEND>_PATTERN in
+// the registry) format the message, each record with the pattern in force when it was logged.
 #pragma once
 
 #include <spdlog/formatter.h>
@@ -37,8 +43,16 @@ class engine_sink : public spdlog::sinks::sink {
     // The same with an explicit bound; true when everything was drained in time.
     bool flush_for(std::chrono::milliseconds timeout);
 
-    // With a pattern or formatter set, each record's message is replaced by the formatted text
-    // (without the line ending) before it is encoded; by default the message is the payload.
+    // The explicit, sink-specific choice: records logged from now on have their message replaced
+    // by the formatted text (without the line ending; after redaction) before it is encoded;
+    // records already queued keep the pattern in force when they were logged. The pattern knows
+    // %* (fields). An empty pattern / a null formatter: back to the plain payload.
+    void set_message_pattern(const std::string& pattern);
+    void set_message_formatter(std::unique_ptr<spdlog::formatter> formatter);
+
+    // spdlog's sink interface, called by logger->set_pattern()/set_formatter(),
+    // spdlog::set_pattern() and spdlog::initialize_logger() on every sink: ignored unless
+    // config().follow_logger_pattern, then the same as set_message_pattern/_formatter().
     void set_pattern(const std::string& pattern) override;
     void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override;
 
