@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "core/text.h"
 #include "spdlog_ext/config_error.h"
@@ -35,7 +37,7 @@ char lower(char c) {
 }
 
 // `word` (lower-case) at `pos`, ignoring case.
-bool matches_at(const std::string& text, std::size_t pos, std::string_view word) {
+bool matches_at(std::string_view text, std::size_t pos, std::string_view word) {
     if (pos + word.size() > text.size()) {
         return false;
     }
@@ -47,52 +49,64 @@ bool matches_at(const std::string& text, std::size_t pos, std::string_view word)
     return true;
 }
 
-// Replaces text[begin, end) by the mask unless it already is the mask; returns the position
-// after the mask.
-std::size_t mask_span(std::string& text, std::size_t begin, std::size_t end, bool& changed) {
-    const std::string_view span(text.data() + begin, end - begin);
-    if (span != redactor::mask) {
-        text.replace(begin, end - begin, redactor::mask.data(), redactor::mask.size());
-        changed = true;
+// What a rule wants masked: text[begin, end). Every rule reads the original text once, left to
+// right, and appends its spans in order; redact_text() then merges them and builds the output
+// once. Nothing is replaced in place (which shifted the rest of the text per mask) and no rule
+// searches backwards past what it has already read: every rule is linear in the text.
+struct span {
+    std::size_t begin;
+    std::size_t end;
+};
+using span_list = std::vector<span>;
+
+void add_span(span_list& spans, std::size_t begin, std::size_t end) {
+    if (end > begin) {
+        spans.push_back({begin, end});
     }
-    return begin + redactor::mask.size();
+}
+
+bool scheme_char(char c) {
+    return is_alnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+bool authority_stop(char c) {
+    return is_space(c) || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' || c == '<' ||
+           c == '>' || c == '`';
 }
 
 // scheme://user:password@host → scheme://user:[REDACTED]@host (any scheme: https, postgresql,
 // rtsp, amqp, redis, ...). A user without a password is left alone: it is not a secret.
-bool redact_url_credentials(std::string& text) {
-    bool changed = false;
+void url_credentials(std::string_view text, span_list& spans) {
     std::size_t pos = 0;
-    while ((pos = text.find("://", pos)) != std::string::npos) {
+    while ((pos = text.find("://", pos)) != std::string_view::npos) {
+        // The scheme: scheme characters never include ':' or '/', so this never reads back
+        // past the previous "://".
         std::size_t scheme = pos;
-        while (scheme > 0 && (is_alnum(text[scheme - 1]) || text[scheme - 1] == '+' ||
-                              text[scheme - 1] == '-' || text[scheme - 1] == '.')) {
+        while (scheme > 0 && scheme_char(text[scheme - 1])) {
             --scheme;
         }
         const std::size_t authority = pos + 3;
-        if (scheme == pos) {
-            pos = authority;
+        pos = authority;
+        if (scheme == authority - 3) {
             continue;
         }
-        std::size_t end = authority;
-        while (end < text.size() && !is_space(text[end]) &&
-               std::strchr("/?#\"'<>`", text[end]) == nullptr) {
-            ++end;
+        // The authority, read once: the last '@' in it and the first ':' before that.
+        std::size_t at = std::string_view::npos;
+        std::size_t colon = std::string_view::npos;
+        for (std::size_t i = authority; i < text.size() && !authority_stop(text[i]); ++i) {
+            if (text[i] == '@') {
+                at = i;
+            } else if (text[i] == ':' && colon == std::string_view::npos) {
+                colon = i;
+            }
         }
-        const std::size_t at = text.rfind('@', end == 0 ? 0 : end - 1);
-        if (at == std::string::npos || at < authority) {
-            pos = end;
-            continue;
+        if (at != std::string_view::npos && colon != std::string_view::npos && colon < at) {
+            add_span(spans, colon + 1, at);
+            pos = at + 1;
         }
-        const std::size_t colon = text.find(':', authority);
-        if (colon == std::string::npos || colon >= at) {
-            pos = end;
-            continue;
-        }
-        const std::size_t after = mask_span(text, colon + 1, at, changed);
-        pos = after + 1;  // past the '@'
+        // Else the next search starts in this authority: a "://" right after it (its ':' is
+        // inside) is still found, and no authority is read twice.
     }
-    return changed;
 }
 
 bool token_char(char c) {
@@ -101,8 +115,7 @@ bool token_char(char c) {
 }
 
 // "Authorization: <anything to the end of the line>" (also Proxy-Authorization).
-bool redact_authorization_headers(std::string& text) {
-    bool changed = false;
+void authorization_headers(std::string_view text, span_list& spans) {
     constexpr std::string_view word = "authorization";
     for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
         if (lower(text[pos]) != 'a' || !matches_at(text, pos, word)) {
@@ -136,15 +149,16 @@ bool redact_authorization_headers(std::string& text) {
             }
         }
         if (end > p) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
+        } else {
+            pos = p - 1;
         }
     }
-    return changed;
 }
 
 // "Bearer <token>" anywhere in text.
-bool redact_bearer_tokens(std::string& text) {
-    bool changed = false;
+void bearer_tokens(std::string_view text, span_list& spans) {
     constexpr std::string_view word = "bearer";
     for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
         if (lower(text[pos]) != 'b' || !matches_at(text, pos, word) ||
@@ -165,23 +179,24 @@ bool redact_bearer_tokens(std::string& text) {
         // Real tokens are long; "the bearer of bad news" is prose.
         constexpr std::size_t min_token = 8;
         if (end - p >= min_token) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
+        } else {
+            pos = p - 1;  // "Bearer Bearer <token>": the second one still counts
         }
     }
-    return changed;
 }
 
 // AWS access key ids: a known four-letter prefix and 16 more upper-case letters or digits.
-bool redact_aws_access_keys(std::string& text) {
+void aws_access_keys(std::string_view text, span_list& spans) {
     static constexpr std::string_view prefixes[] = {"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA",
                                                     "AIPA", "ANPA", "ANVA", "APKA", "AROA", "ASCA"};
     constexpr std::size_t length = 20;
-    bool changed = false;
     for (std::size_t pos = 0; pos + length <= text.size(); ++pos) {
         if (text[pos] != 'A' || (pos > 0 && is_alnum(text[pos - 1]))) {
             continue;
         }
-        const std::string_view head(text.data() + pos, 4);
+        const std::string_view head = text.substr(pos, 4);
         if (std::find(std::begin(prefixes), std::end(prefixes), head) == std::end(prefixes)) {
             continue;
         }
@@ -190,10 +205,10 @@ bool redact_aws_access_keys(std::string& text) {
             key = (text[i] >= 'A' && text[i] <= 'Z') || (text[i] >= '0' && text[i] <= '9');
         }
         if (key) {
-            pos = mask_span(text, pos, pos + length, changed) - 1;
+            add_span(spans, pos, pos + length);
+            pos += length - 1;
         }
     }
-    return changed;
 }
 
 bool key_char(char c) {
@@ -280,22 +295,12 @@ bool redactor::key_matches(std::string_view key) const {
     });
 }
 
-bool redactor::redact_text(std::string& text) const {
-    bool changed = false;
-    // Cheap exits first: every rule needs one of these bytes.
-    const bool has_colon = text.find(':') != std::string::npos;
-    const bool has_equals = text.find('=') != std::string::npos;
-    if (has_colon) {
-        changed |= redact_url_credentials(text);
-        changed |= redact_authorization_headers(text);
-    }
-    changed |= redact_bearer_tokens(text);
-    changed |= redact_aws_access_keys(text);
-    if (!has_equals && !has_colon) {
-        return changed;
-    }
+namespace {
+
+void key_values(const redactor& r, std::string_view text, span_list& spans) {
     // key=value and "key": "value" where the key matches: query strings, connection strings
-    // (password=...), logfmt, JSON embedded in a message.
+    // (password=...), logfmt, JSON embedded in a message. A key is read back from its separator
+    // over key characters only, which never include a separator: no byte is read back twice.
     for (std::size_t pos = 0; pos < text.size(); ++pos) {
         const char sep = text[pos];
         if (sep != '=' && sep != ':') {
@@ -315,7 +320,7 @@ bool redactor::redact_text(std::string& text) const {
         }
         if (key_begin == key_end ||
             (quoted_key && (key_begin == 0 || text[key_begin - 1] != '"')) ||
-            !key_matches(std::string_view(text.data() + key_begin, key_end - key_begin))) {
+            !r.key_matches(text.substr(key_begin, key_end - key_begin))) {
             continue;
         }
         std::size_t p = pos + 1;
@@ -337,10 +342,80 @@ bool redactor::redact_text(std::string& text) const {
             }
         }
         if (end > p) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
         }
     }
-    return changed;
+}
+
+}  // namespace
+
+bool redactor::redact_text(std::string& text) const {
+    // Cheap exits first: most rules need one of these bytes.
+    const std::string_view view(text);
+    const bool has_colon = view.find(':') != std::string_view::npos;
+    const bool has_equals = view.find('=') != std::string_view::npos;
+    // Reused by this thread: no allocation per record once warm.
+    thread_local span_list spans;
+    spans.clear();
+    std::size_t ordered = 0;  // spans[0, ordered) are sorted
+    const auto rule_done = [&] {
+        // Each rule appends its spans in order: merge them into the sorted prefix.
+        if (ordered > 0 && ordered < spans.size()) {
+            std::inplace_merge(spans.begin(), spans.begin() + static_cast<std::ptrdiff_t>(ordered),
+                               spans.end(),
+                               [](const span& a, const span& b) { return a.begin < b.begin; });
+        }
+        ordered = spans.size();
+    };
+    if (has_colon) {
+        url_credentials(view, spans);
+        rule_done();
+        authorization_headers(view, spans);
+        rule_done();
+    }
+    bearer_tokens(view, spans);
+    rule_done();
+    aws_access_keys(view, spans);
+    rule_done();
+    if (has_equals || has_colon) {
+        key_values(*this, view, spans);
+        rule_done();
+    }
+    if (spans.empty()) {
+        return false;
+    }
+    // One output: overlapping spans become one mask; a span that already is the mask stays.
+    std::string out;
+    bool changed = false;
+    std::size_t copied = 0;
+    for (std::size_t i = 0; i < spans.size();) {
+        std::size_t begin = spans[i].begin;
+        std::size_t end = spans[i].end;
+        for (++i; i < spans.size() && spans[i].begin < end; ++i) {
+            end = std::max(end, spans[i].end);
+        }
+        begin = std::max(begin, copied);
+        if (view.substr(begin, end - begin) == mask) {
+            continue;
+        }
+        if (!changed) {
+            out.reserve(text.size());
+            changed = true;
+        }
+        out.append(view.substr(copied, begin - copied));
+        out.append(mask);
+        copied = end;
+    }
+    if (spans.capacity() > 4096) {
+        span_list().swap(spans);  // a huge text does not pin its spans to the thread
+    }
+    if (!changed) {
+        return false;
+    }
+    out.append(view.substr(copied));
+    text = std::move(out);
+    return true;
 }
 
 void redactor::redact_json(nlohmann::json& value) const {
