@@ -223,6 +223,78 @@ TEST_SUITE("redaction") {
         }
     }
 
+    TEST_CASE("numbers, booleans and null are never masked, whatever their key") {
+        // Issue 15, item 5: a number turned into "[REDACTED]" is a field type conflict in
+        // InfluxDB (the record goes to the fallback).
+        const json in = {{"password", 1234},       {"token", true},      {"secret", nullptr},
+                         {"api_key", 1.5},         {"session_id", -7},   {"cookie", false},
+                         {"credentials", "c-123"}, {"access_token", "t"}};
+        const json out = redacted_json(in);
+        CHECK(out["password"] == 1234);
+        CHECK(out["token"] == true);
+        CHECK(out["secret"].is_null());
+        CHECK(out["api_key"] == 1.5);
+        CHECK(out["session_id"] == -7);
+        CHECK(out["cookie"] == false);
+        CHECK(out["credentials"] == M);  // strings still go
+        CHECK(out["access_token"] == M);
+    }
+
+    TEST_CASE("keys match on whole words: access_token and sessionid yes, tokens_used no") {
+        for (const char* key :
+             {"access_token", "sessionid",     "session_id",        "JSESSIONID",
+              "refreshToken", "X-Api-Key",     "x_api_key",         "apiKey",
+              "tokens",       "credentials",   "aws_credentials",   "db_password",
+              "password2",    "oauth2_token",  "aws_access_key_id", "PHPSESSID_token",
+              "authtoken",    "user.password", "Set-Cookie",        "client_secret",
+              "secret_key",   "password_hash"}) {
+            const std::string shown = key;
+            CAPTURE(shown);
+            CHECK(redactor::defaults()->key_matches(key));
+        }
+        for (const char* key : {"tokens_used", "max_tokens", "active_sessions", "session_count",
+                                "token_count", "total_tokens", "num_tokens", "password_length",
+                                "token_expires_at", "tokenizer", "secretary", "sessions_total",
+                                "prompt_tokens", "token_type", "session_duration_ms"}) {
+            const std::string shown = key;
+            CAPTURE(shown);
+            CHECK_FALSE(redactor::defaults()->key_matches(key));
+        }
+        // As string values too (counters logged as text).
+        const json counters = {
+            {"tokens_used", "1234"}, {"session_count", "3"}, {"max_tokens", "4096"}};
+        CHECK(redacted_json(counters) == counters);
+        for (const char* text : {"tokens_used=1234 max_tokens=4096 active_sessions=7",
+                                 R"({"session_count":"3","token_type":"bearer"})"}) {
+            CAPTURE(text);
+            CHECK(redacted(text) == text);
+        }
+        // A user key keeps working as a whole word.
+        const auto pin = redactor::from_spec("pin", "LOG_X_REDACT");
+        CHECK(pin->key_matches("card_pin"));
+        CHECK(pin->key_matches("PIN"));
+        CHECK_FALSE(pin->key_matches("spinner"));
+        CHECK_FALSE(pin->key_matches("pinned"));
+    }
+
+    TEST_CASE("metric fields (record_metric) are never masked") {
+        spdlog_ext::record r;
+        r.message = "metric llm,model=m1 tokens_used=1234,max_tokens=4096,active_sessions=7";
+        r.fields = {{"metric",
+                     {{"measurement", "llm"},
+                      {"tags", {{"model", "m1"}}},
+                      {"fields",
+                       {{"tokens_used", 1234},
+                        {"max_tokens", 4096},
+                        {"active_sessions", 7},
+                        {"token_state", "fresh"},
+                        {"session_kind", "web"}}}}}};
+        const spdlog_ext::record before = r;
+        redactor::defaults()->apply(r);
+        CHECK(r.message == before.message);
+        CHECK(r.fields == before.fields);
+    }
+
     TEST_CASE("redaction is idempotent") {
         for (const char* text : {"rtsp://u:p@h/x", "password=x token=y", "Authorization: Bearer z",
                                  "AKIAIOSFODNN7EXAMPLE", R"({"secret":"s"})"}) {

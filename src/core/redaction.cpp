@@ -7,6 +7,7 @@
 
 #include "core/text.h"
 #include "spdlog_ext/config_error.h"
+#include "spdlog_ext/metrics.h"
 #include "spdlog_ext/record.h"
 
 namespace spdlog_ext {
@@ -215,6 +216,194 @@ bool key_char(char c) {
     return is_alnum(c) || c == '_' || c == '-' || c == '.';
 }
 
+bool is_upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// A key's words, lower-cased: split at every byte that is not a letter or digit, between a
+// lower-case letter or digit and an upper-case one (refreshToken), before the last capital of a
+// run followed by lower case (APIKey: API Key) and between letters and digits (oauth2: oauth 2).
+// Only the last `max_chars` bytes and `max_words` words of a key count (a key is short; the part
+// next to its value is what names it).
+class key_words {
+  public:
+    static constexpr std::size_t max_chars = 128;
+    static constexpr std::size_t max_words = 24;
+
+    explicit key_words(std::string_view key) {
+        if (key.size() > max_chars) {
+            key.remove_prefix(key.size() - max_chars);
+        }
+        bool boundary = true;
+        for (std::size_t i = 0; i < key.size(); ++i) {
+            const char c = key[i];
+            if (!is_alnum(c)) {
+                boundary = true;
+                continue;
+            }
+            if (i > 0 && is_alnum(key[i - 1]) && !boundary) {
+                const char prev = key[i - 1];
+                const bool next_lower = i + 1 < key.size() && is_lower(key[i + 1]);
+                boundary = ((is_lower(prev) || is_digit(prev)) && is_upper(c)) ||
+                           (is_upper(prev) && is_upper(c) && next_lower) ||
+                           (is_digit(prev) != is_digit(c));
+            }
+            if (boundary) {
+                if (count_ == max_words) {
+                    // Drop the first word: the last ones name the value.
+                    const std::size_t cut = starts_[1];
+                    std::memmove(text_, text_ + cut, size_ - cut);
+                    size_ -= cut;
+                    for (std::size_t w = 1; w < count_; ++w) {
+                        starts_[w - 1] = starts_[w] - cut;
+                    }
+                    --count_;
+                }
+                starts_[count_++] = size_;
+                boundary = false;
+            }
+            text_[size_++] = lower(c);
+        }
+        starts_[count_] = size_;
+    }
+
+    std::size_t count() const noexcept { return count_; }
+    std::string_view word(std::size_t i) const noexcept {
+        return {text_ + starts_[i], starts_[i + 1] - starts_[i]};
+    }
+    // Words [first, last] joined.
+    std::string_view run(std::size_t first, std::size_t last) const noexcept {
+        return {text_ + starts_[first], starts_[last + 1] - starts_[first]};
+    }
+
+  private:
+    char text_[max_chars];
+    std::size_t starts_[max_words + 1];
+    std::size_t size_ = 0;
+    std::size_t count_ = 0;
+};
+
+bool one_of(std::string_view word, std::initializer_list<std::string_view> words) {
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// A word after the secret word that makes the key a measurement of it, not it: tokens_used,
+// session_count, password_length, token_expires_at, token_type.
+bool quantity_after(std::string_view word) {
+    return one_of(
+        word,
+        {"count",     "counts",     "used",    "total",    "num",     "number", "limit",   "max",
+         "min",       "size",       "len",     "length",   "ttl",     "expiry", "expires", "expire",
+         "expired",   "expiration", "age",     "duration", "type",    "kind",   "rate",    "ratio",
+         "remaining", "left",       "created", "updated",  "version", "index",  "idx",     "ms"});
+}
+
+// A word before a plural that makes the key a count of them: max_tokens, active_sessions.
+bool quantity_before(std::string_view word) {
+    return one_of(word, {"max", "min", "num", "total", "active", "used", "remaining", "count",
+                         "prompt", "completion", "input", "output", "cached", "reasoning", "open",
+                         "idle", "expired", "live"});
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Does the normalised key `secret` (api_key: "apikey") name the key split into `words`? A run of
+// whole words spells it (X-Api-Key, refreshToken, db_password, aws_access_key_id), or its plural
+// (credentials); a single word of 5+ letters may end with it, or with it and "id"/"s"
+// (authtoken, jsessionid, sessionid). Unless a quantity word says the key measures the secret
+// rather than holds it (tokens_used, session_count, max_tokens, active_sessions).
+bool names_secret(const key_words& words, std::string_view secret) {
+    for (std::size_t first = 0; first < words.count(); ++first) {
+        for (std::size_t last = first; last < words.count(); ++last) {
+            const std::string_view run = words.run(first, last);
+            if (run.size() > secret.size() + 3) {
+                break;
+            }
+            bool plural = false;
+            bool match = run == secret;
+            if (!match && run.size() == secret.size() + 1 && run.back() == 's' &&
+                run.substr(0, secret.size()) == secret) {
+                match = plural = true;
+            }
+            if (!match) {
+                continue;
+            }
+            if (last + 1 < words.count() && quantity_after(words.word(last + 1))) {
+                continue;
+            }
+            if (plural && first > 0 && quantity_before(words.word(first - 1))) {
+                continue;
+            }
+            return true;
+        }
+        // Inside one word: [anything]secret[s|id|ids].
+        const std::string_view word = words.word(first);
+        if (secret.size() >= 5 && word.size() > secret.size() &&
+            word.find(secret) != std::string_view::npos) {
+            for (const std::string_view tail : {"", "s", "id", "ids"}) {
+                // Something before it, or an id after it: tokens is a plural (handled above).
+                const bool framed = word.size() > secret.size() + tail.size() || tail.size() > 1;
+                if (framed && word.size() >= secret.size() + tail.size() && ends_with(word, tail) &&
+                    ends_with(word.substr(0, word.size() - tail.size()), secret)) {
+                    const bool measured =
+                        first + 1 < words.count() && quantity_after(words.word(first + 1));
+                    if (!measured) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    return false;
+}
+
+// A JSON number, true, false or null: never masked (a number turned into a string is a field
+// type conflict downstream, e.g. in InfluxDB).
+bool is_literal(std::string_view v) {
+    if (v == "true" || v == "false" || v == "null") {
+        return true;
+    }
+    std::size_t i = 0;
+    if (i < v.size() && (v[i] == '-' || v[i] == '+')) {
+        ++i;
+    }
+    const std::size_t digits = i;
+    while (i < v.size() && is_digit(v[i])) {
+        ++i;
+    }
+    if (i == digits) {
+        return false;
+    }
+    if (i < v.size() && v[i] == '.') {
+        ++i;
+        while (i < v.size() && is_digit(v[i])) {
+            ++i;
+        }
+    }
+    if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+        ++i;
+        if (i < v.size() && (v[i] == '-' || v[i] == '+')) {
+            ++i;
+        }
+        const std::size_t exp = i;
+        while (i < v.size() && is_digit(v[i])) {
+            ++i;
+        }
+        if (i == exp) {
+            return false;
+        }
+    }
+    return i == v.size();
+}
+
 }  // namespace
 
 const std::vector<std::string>& redactor::default_keys() {
@@ -289,10 +478,9 @@ bool redactor::key_matches(std::string_view key) const {
     if (keys_.empty()) {
         return false;
     }
-    const std::string normalized = normalize_key(key);
-    return std::any_of(keys_.begin(), keys_.end(), [&](const std::string& fragment) {
-        return normalized.find(fragment) != std::string::npos;
-    });
+    const key_words words(key);
+    return std::any_of(keys_.begin(), keys_.end(),
+                       [&](const std::string& secret) { return names_secret(words, secret); });
 }
 
 namespace {
@@ -339,6 +527,9 @@ void key_values(const redactor& r, std::string_view text, span_list& spans) {
             while (end < text.size() && !is_space(text[end]) &&
                    std::strchr("&,;\"'", text[end]) == nullptr) {
                 ++end;
+            }
+            if (is_literal(text.substr(p, end - p))) {
+                continue;  // a number, true, false, null: kept, as in fields
             }
         }
         if (end > p) {
@@ -418,22 +609,53 @@ bool redactor::redact_text(std::string& text) const {
     return true;
 }
 
-void redactor::redact_json(nlohmann::json& value) const {
+namespace {
+
+// A record_metric point: {"measurement": "...", "tags": {...}, "fields": {...}} (as the InfluxDB
+// sink recognises it).
+bool is_metric_point(const nlohmann::json& value) {
+    if (!value.is_object()) {
+        return false;
+    }
+    const auto measurement = value.find("measurement");
+    const auto fields = value.find("fields");
+    return measurement != value.end() && measurement->is_string() && fields != value.end() &&
+           fields->is_object();
+}
+
+void redact_value(const redactor& r, nlohmann::json& value, bool top) {
     if (value.is_object()) {
         for (auto it = value.begin(); it != value.end(); ++it) {
-            if (!it.value().is_null() && key_matches(it.key())) {
-                it.value() = std::string(mask);
+            nlohmann::json& v = it.value();
+            if (v.is_null() || v.is_boolean() || v.is_number()) {
+                continue;  // never masked: a type change breaks typed backends
+            }
+            if (top && it.key() == metric_field && is_metric_point(v)) {
+                // A metric point's fields are measurements, never masked; its tags are text.
+                auto tags = v.find("tags");
+                if (tags != v.end()) {
+                    redact_value(r, *tags, false);
+                }
+                r.redact_text(v["measurement"].get_ref<std::string&>());
+            } else if (r.key_matches(it.key())) {
+                v = std::string(redactor::mask);
             } else {
-                redact_json(it.value());
+                redact_value(r, v, false);
             }
         }
     } else if (value.is_array()) {
         for (auto& element : value) {
-            redact_json(element);
+            redact_value(r, element, false);
         }
     } else if (value.is_string()) {
-        redact_text(value.get_ref<std::string&>());
+        r.redact_text(value.get_ref<std::string&>());
     }
+}
+
+}  // namespace
+
+void redactor::redact_json(nlohmann::json& value) const {
+    redact_value(*this, value, true);
 }
 
 void redactor::apply(record& r) const {
