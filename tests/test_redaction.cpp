@@ -295,6 +295,94 @@ TEST_SUITE("redaction") {
         CHECK(r.fields == before.fields);
     }
 
+    TEST_CASE("secret shapes are masked") {
+        const std::string jwt =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        const std::string pem_body = "MIIEowIBAAKCAQEA7v1Nn0b9\nq3+abc/def==\n";
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            // Unquoted Name: value headers (to the end of the line) and key: value.
+            {"X-Api-Key: abc123def456\r\nAccept: */*", "X-Api-Key: " + M + "\r\nAccept: */*"},
+            {"DD-API-KEY: 0123456789abcdef", "DD-API-KEY: " + M},
+            {"Cookie: sid=abc; theme=dark\nHost: x", "Cookie: " + M + "\nHost: x"},
+            {"login failed, password: x", "login failed, password: " + M},
+            // Spaces around = and :, single quotes, escaped JSON inside a message.
+            {"password = x user = bob", "password = " + M + " user = bob"},
+            {R"({"password" : "x", "user" : "bob"})",
+             R"({"password" : ")" + M + R"(", "user" : "bob"})"},
+            {"{'password': 'x', 'user': 'bob'}", "{'password': '" + M + "', 'user': 'bob'}"},
+            {R"(body={\"password\":\"x\",\"user\":\"bob\"})",
+             R"(body={\"password\":\")" + M + R"(\",\"user\":\"bob\"})"},
+            // The credential after a scheme word, not only the word.
+            {"Authorization=Basic dXNlcjpwYXNz next", "Authorization=" + M + " next"},
+            {"authorization=Token abc123 next", "authorization=" + M + " next"},
+            {"auth_token=Bearer abc.def next", "auth_token=" + M + " next"},
+            {"authorization=Digest username=\"bob\", response=\"6629fae4\"", "authorization=" + M},
+            // Token shapes.
+            {"jwt " + jwt + " end", "jwt " + M + " end"},
+            {"ghp_0123456789abcdefghijABCDEFGHIJ012345 x", M + " x"},
+            {"gho_0123456789abcdefghijABCDEFGHIJ012345", M},
+            {"pat "
+             "github_pat_11ABCDEFG0123456789_"
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123",
+             "pat " + M},
+            {"glpat-abcdefghij0123456789 ok", M + " ok"},
+            {"slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "slack " + M},
+            {"xoxp-123456789012-123456789012-123456789012-abcdef0123456789abcdef0123456789", M},
+            // PEM private keys: the body goes, the armour stays.
+            {"key -----BEGIN RSA PRIVATE KEY-----\n" + pem_body +
+                 "-----END RSA PRIVATE KEY----- ok",
+             "key -----BEGIN RSA PRIVATE KEY-----" + M + "-----END RSA PRIVATE KEY----- ok"},
+            {"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----",
+             "-----BEGIN PRIVATE KEY-----" + M + "-----END PRIVATE KEY-----"},
+            {"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
+             "-----BEGIN OPENSSH PRIVATE KEY-----" + M},
+            // Luhn-valid card numbers, with spaces or dashes too.
+            {"card 4111111111111111 declined", "card " + M + " declined"},
+            {"card 4111 1111 1111 1111 declined", "card " + M + " declined"},
+            {"card 5500-0000-0000-0004.", "card " + M + "."},
+            {"amex 378282246310005", "amex " + M},
+            {"amex 3782 822463 10005", "amex " + M},
+            // A URL password containing '/'.
+            {"db postgresql://app:pa/ss@db/app", "db postgresql://app:" + M + "@db/app"},
+        };
+        for (const auto& [in, want] : cases) {
+            CAPTURE(in);
+            CHECK(redacted(in) == want);
+            CHECK(redacted(want) == want);  // idempotent
+        }
+    }
+
+    TEST_CASE("look-alikes of secrets survive byte for byte") {
+        for (const std::string text : {
+                 "request 550e8400-e29b-41d4-a716-446655440000 done",
+                 "commit da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                 "order 4111111111111112 shipped",           // Luhn-invalid
+                 "order 4000123412341235 shipped",           // Luhn-invalid
+                 "ref 1234567890123456",                     // no card prefix
+                 "ts=1732771234561 ns=1732771234567891238",  // Luhn-valid, but timestamps
+                 "at 2026-11-28T05:37:11.123456789Z",
+                 "2026-11-28 05:37:11,123 took 1234 ms",
+                 "phone +1 555-123-4567",
+                 "GET /search?q=tokens&page=2&sort=desc&session_count=3 200",
+                 "https://example.com:8443/users/@me",
+                 "http://host:8080/path?x=a@b",
+                 "Basic auth disabled; token bucket refilled",
+                 "ghp_short glpat- xoxb- eyJ",
+                 "eyJhbGciOiJIUzI1NiJ9 is a header alone",
+                 "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+                 "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----",
+                 "version 1.2.3-rc.4 build 20261128",
+                 "Session: started",
+                 "tokens: 1234 used of 4096",
+             }) {
+            CAPTURE(text);
+            std::string copy = text;
+            CHECK_FALSE(redactor::defaults()->redact_text(copy));
+            CHECK(copy == text);
+        }
+    }
+
     TEST_CASE("redaction is idempotent") {
         for (const char* text : {"rtsp://u:p@h/x", "password=x token=y", "Authorization: Bearer z",
                                  "AKIAIOSFODNN7EXAMPLE", R"({"secret":"s"})"}) {

@@ -30,6 +30,15 @@ std::string normalize_key(std::string_view key) {
 bool is_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
+bool is_upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -94,11 +103,28 @@ void url_credentials(std::string_view text, span_list& spans) {
         // The authority, read once: the last '@' in it and the first ':' before that.
         std::size_t at = std::string_view::npos;
         std::size_t colon = std::string_view::npos;
-        for (std::size_t i = authority; i < text.size() && !authority_stop(text[i]); ++i) {
+        std::size_t i = authority;
+        for (; i < text.size() && !authority_stop(text[i]); ++i) {
             if (text[i] == '@') {
                 at = i;
             } else if (text[i] == ':' && colon == std::string_view::npos) {
                 colon = i;
+            }
+        }
+        if (at == std::string_view::npos && colon != std::string_view::npos && i < text.size() &&
+            text[i] == '/' && i > colon + 1 &&
+            !std::all_of(text.begin() + static_cast<std::ptrdiff_t>(colon + 1),
+                         text.begin() + static_cast<std::ptrdiff_t>(i), is_digit)) {
+            // user:pa/ss@host: a password with a raw '/' (not a port: digits). Read on up to the
+            // '@', stopping where a URL part or another URL could start, so that this reads
+            // nothing the next URL reads.
+            std::size_t j = i;
+            while (j < text.size() && !is_space(text[j]) && text[j] != '@' && text[j] != ':' &&
+                   std::strchr("?#\"'<>`", text[j]) == nullptr) {
+                ++j;
+            }
+            if (j < text.size() && text[j] == '@') {
+                at = j;
             }
         }
         if (at != std::string_view::npos && colon != std::string_view::npos && colon < at) {
@@ -212,18 +238,191 @@ void aws_access_keys(std::string_view text, span_list& spans) {
     }
 }
 
-bool key_char(char c) {
-    return is_alnum(c) || c == '_' || c == '-' || c == '.';
+bool base64url_char(char c) {
+    return is_alnum(c) || c == '-' || c == '_';
 }
 
-bool is_upper(char c) {
-    return c >= 'A' && c <= 'Z';
+// JSON Web Tokens: eyJ<header>.<payload>.<signature> (base64url; the header is a JSON object,
+// hence "eyJ"). The signature may be empty (alg "none").
+void json_web_tokens(std::string_view text, span_list& spans) {
+    constexpr std::size_t min_part = 10;
+    std::size_t pos = 0;
+    while ((pos = text.find("eyJ", pos)) != std::string_view::npos) {
+        if (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.')) {
+            pos += 3;
+            continue;
+        }
+        std::size_t i = pos;
+        while (i < text.size() && base64url_char(text[i])) {
+            ++i;
+        }
+        if (i - pos < min_part || i >= text.size() || text[i] != '.') {
+            pos = i;
+            continue;
+        }
+        std::size_t j = i + 1;
+        while (j < text.size() && base64url_char(text[j])) {
+            ++j;
+        }
+        if (j - (i + 1) < min_part || j >= text.size() || text[j] != '.') {
+            pos = j;
+            continue;
+        }
+        std::size_t k = j + 1;
+        while (k < text.size() && base64url_char(text[k])) {
+            ++k;
+        }
+        add_span(spans, pos, k);
+        pos = k;
+    }
 }
-bool is_lower(char c) {
-    return c >= 'a' && c <= 'z';
+
+// Tokens with a published prefix: GitHub (ghp_ gho_ ghu_ ghs_ ghr_, github_pat_), GitLab
+// (glpat-), Slack (xoxa- xoxb- xoxp- xoxr-).
+void prefixed_tokens(std::string_view text, span_list& spans) {
+    struct shape {
+        std::string_view prefix;
+        std::size_t min;  // characters after the prefix
+        bool underscore;
+        bool dash;
+    };
+    static constexpr shape shapes[] = {
+        {"ghp_", 36, false, false}, {"gho_", 36, false, false}, {"ghu_", 36, false, false},
+        {"ghs_", 36, false, false}, {"ghr_", 36, false, false}, {"github_pat_", 22, true, false},
+        {"glpat-", 20, true, true}, {"xoxa-", 10, false, true}, {"xoxb-", 10, false, true},
+        {"xoxp-", 10, false, true}, {"xoxr-", 10, false, true}};
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        const char c = text[pos];
+        if ((c != 'g' && c != 'x') || (pos > 0 && (is_alnum(text[pos - 1]) ||
+                                                   text[pos - 1] == '_' || text[pos - 1] == '-'))) {
+            continue;
+        }
+        for (const shape& s : shapes) {
+            if (text.compare(pos, s.prefix.size(), s.prefix) != 0) {
+                continue;
+            }
+            std::size_t end = pos + s.prefix.size();
+            while (end < text.size() &&
+                   (is_alnum(text[end]) || (s.underscore && text[end] == '_') ||
+                    (s.dash && text[end] == '-'))) {
+                ++end;
+            }
+            const bool whole = end == text.size() || !(is_alnum(text[end]) || text[end] == '_');
+            if (whole && end - pos - s.prefix.size() >= s.min) {
+                add_span(spans, pos, end);
+                pos = end - 1;
+            }
+            break;
+        }
+    }
 }
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
+
+// PEM private keys: the body between -----BEGIN ... PRIVATE KEY----- and -----END (to the end of
+// the text when the block is cut off); certificates and public keys are not secret.
+void pem_private_keys(std::string_view text, span_list& spans) {
+    constexpr std::string_view begin_marker = "-----BEGIN ";
+    constexpr std::string_view end_marker = "-----END ";
+    std::size_t pos = 0;
+    while ((pos = text.find(begin_marker, pos)) != std::string_view::npos) {
+        const std::size_t label = pos + begin_marker.size();
+        const std::size_t close = text.find("-----", label);
+        if (close == std::string_view::npos) {
+            return;
+        }
+        const std::string_view name = text.substr(label, close - label);
+        pos = close;
+        if (name.size() > 64 || name.size() < 11 ||
+            name.substr(name.size() - 11) != "PRIVATE KEY") {
+            continue;
+        }
+        const std::size_t body = close + 5;
+        const std::size_t end = text.find(end_marker, body);
+        if (end == std::string_view::npos) {
+            add_span(spans, body, text.size());
+            return;
+        }
+        add_span(spans, body, end);
+        pos = end + end_marker.size();
+    }
+}
+
+// Payment card numbers: 13-19 digits, whole or in groups split by single spaces or dashes
+// (4-4-4-4, 4-6-5, ...: a first group of 4), starting like a card (2221-2720, 3, 4, 5, 6) and
+// passing the Luhn check. Timestamps (1...), order numbers that fail Luhn, UUIDs and hashes
+// (digits next to letters) stay.
+void card_numbers(std::string_view text, span_list& spans) {
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        if (!is_digit(text[pos])) {
+            continue;
+        }
+        const std::size_t start = pos;
+        std::size_t end = pos;
+        while (end < text.size() && is_digit(text[end])) {
+            ++end;
+        }
+        const char before = pos > 0 ? text[pos - 1] : ' ';
+        if (is_alnum(before) || before == '-' || before == '.' || before == '_' || before == '+' ||
+            before == '/') {
+            pos = end - 1;
+            continue;
+        }
+        char digits[19];
+        std::size_t count = 0;
+        const auto take = [&](std::size_t from, std::size_t to) {
+            for (std::size_t i = from; i < to && count < sizeof digits; ++i) {
+                digits[count++] = text[i];
+            }
+        };
+        std::size_t total = end - pos;
+        take(pos, end);
+        if (end - pos == 4) {
+            // Grouped: the same separator throughout, groups of 3 to 6 digits.
+            char sep = '\0';
+            while (end + 1 < text.size() && (text[end] == ' ' || text[end] == '-') &&
+                   (sep == '\0' || text[end] == sep) && is_digit(text[end + 1])) {
+                std::size_t group_end = end + 1;
+                while (group_end < text.size() && is_digit(text[group_end])) {
+                    ++group_end;
+                }
+                const std::size_t group = group_end - end - 1;
+                if (group < 3 || group > 6 || total + group > 19) {
+                    break;  // read again as a candidate of its own
+                }
+                sep = text[end];
+                take(end + 1, group_end);
+                total += group;
+                end = group_end;
+            }
+        }
+        pos = end - 1;
+        const char after = end < text.size() ? text[end] : ' ';
+        const bool more = end + 1 < text.size() && is_digit(text[end + 1]);
+        if (total < 13 || total > 19 || is_alnum(after) || after == '_' ||
+            ((after == '.' || after == '-' || after == ',') && more)) {
+            continue;
+        }
+        const int head = (digits[0] - '0') * 1000 + (digits[1] - '0') * 100 +
+                         (digits[2] - '0') * 10 + (digits[3] - '0');
+        if (!(digits[0] >= '3' && digits[0] <= '6') && !(head >= 2221 && head <= 2720)) {
+            continue;
+        }
+        int sum = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            int d = digits[count - 1 - i] - '0';
+            if (i % 2 == 1) {
+                d *= 2;
+                d -= d > 9 ? 9 : 0;
+            }
+            sum += d;
+        }
+        if (sum % 10 == 0) {
+            add_span(spans, start, end);
+        }
+    }
+}
+
+bool key_char(char c) {
+    return is_alnum(c) || c == '_' || c == '-' || c == '.';
 }
 
 // A key's words, lower-cased: split at every byte that is not a letter or digit, between a
@@ -485,52 +684,148 @@ bool redactor::key_matches(std::string_view key) const {
 
 namespace {
 
+bool blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+// Is `key` one of the redactor's keys for an unquoted "Name: value"? As key_matches(), except
+// `session`: "session: started" is prose (a session id travels in Cookie:, which counts).
+bool header_key_matches(const redactor& r, std::string_view key) {
+    const key_words words(key);
+    return std::any_of(r.keys().begin(), r.keys().end(), [&](const std::string& secret) {
+        return secret != "session" && names_secret(words, secret);
+    });
+}
+
+// Scheme words that an Authorization value starts with: the credential follows.
+bool auth_scheme(std::string_view word) {
+    constexpr std::string_view schemes[] = {"basic", "bearer",    "digest",
+                                            "token", "negotiate", "ntlm"};
+    for (const std::string_view s : schemes) {
+        if (word.size() == s.size()) {
+            bool same = true;
+            for (std::size_t i = 0; same && i < s.size(); ++i) {
+                same = lower(word[i]) == s[i];
+            }
+            if (same) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+// Cookie, Set-Cookie: headers whose value has spaces and ';' in it.
+bool ends_with_cookie(std::string_view key) {
+    const key_words words(key);
+    return words.count() > 0 && words.word(words.count() - 1) == "cookie";
+}
+
+std::size_t line_end(std::string_view text, std::size_t from) {
+    while (from < text.size() && text[from] != '\r' && text[from] != '\n') {
+        ++from;
+    }
+    return from;
+}
+
+// key=value, key = value, "key": "value", 'key': 'value', \"key\":\"value\" (JSON escaped inside
+// a message) and unquoted Name: value headers, where the key matches: query strings, connection
+// strings, logfmt, JSON and headers in a message. A key is read back from its separator over
+// blanks, a quote and key characters, none of which is a separator: no byte is read back twice.
 void key_values(const redactor& r, std::string_view text, span_list& spans) {
-    // key=value and "key": "value" where the key matches: query strings, connection strings
-    // (password=...), logfmt, JSON embedded in a message. A key is read back from its separator
-    // over key characters only, which never include a separator: no byte is read back twice.
-    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+    const std::size_t n = text.size();
+    for (std::size_t pos = 0; pos < n; ++pos) {
         const char sep = text[pos];
         if (sep != '=' && sep != ':') {
             continue;
         }
-        std::size_t key_end = pos;
-        const bool quoted_key = sep == ':' && key_end > 0 && text[key_end - 1] == '"';
-        if (sep == ':' && !quoted_key) {
-            continue;  // "session: started" is prose; only a JSON-style "key": counts
+        if (sep == '=' && ((pos + 1 < n && text[pos + 1] == '=') ||
+                           (pos > 0 && (text[pos - 1] == '=' || text[pos - 1] == '!' ||
+                                        text[pos - 1] == '<' || text[pos - 1] == '>')))) {
+            continue;  // ==, !=, <=, >=: code, not a pair
         }
-        if (quoted_key) {
+        std::size_t key_end = pos;
+        while (key_end > 0 && blank(text[key_end - 1])) {
             --key_end;
+        }
+        char quote = '\0';
+        bool escaped = false;
+        if (key_end > 0 && (text[key_end - 1] == '"' || text[key_end - 1] == '\'')) {
+            quote = text[--key_end];
+            if (quote == '"' && key_end > 0 && text[key_end - 1] == '\\') {
+                escaped = true;
+                --key_end;
+            }
         }
         std::size_t key_begin = key_end;
         while (key_begin > 0 && key_char(text[key_begin - 1])) {
             --key_begin;
         }
-        if (key_begin == key_end ||
-            (quoted_key && (key_begin == 0 || text[key_begin - 1] != '"')) ||
-            !r.key_matches(text.substr(key_begin, key_end - key_begin))) {
+        if (key_begin == key_end) {
+            continue;
+        }
+        if (quote != '\0' && (key_begin == 0 || text[key_begin - 1] != quote ||
+                              (escaped && (key_begin < 2 || text[key_begin - 2] != '\\')))) {
+            continue;
+        }
+        const std::string_view key = text.substr(key_begin, key_end - key_begin);
+        const bool header = sep == ':' && quote == '\0';
+        if (header) {
+            // Name: value only where a name can start (not rtsp://token:pw@, not 10.0.0.1:443).
+            const char before = key_begin > 0 ? text[key_begin - 1] : '\n';
+            if (!(is_space(before) || before == ',' || before == ';' || before == '{' ||
+                  before == '(' || before == '[') ||
+                !header_key_matches(r, key)) {
+                continue;
+            }
+        } else if (!r.key_matches(key)) {
             continue;
         }
         std::size_t p = pos + 1;
-        while (sep == ':' && p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+        while (p < n && blank(text[p])) {
             ++p;
         }
         std::size_t end = p;
-        if (p < text.size() && (text[p] == '"' || text[p] == '\'')) {
-            const char quote = text[p];
+        bool check_literal = false;
+        if (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') {
+            // \"value\" inside escaped JSON.
+            p += 2;
+            end = text.find("\\\"", p);
+            end = end == std::string_view::npos ? line_end(text, p) : end;
+        } else if (p < n && (text[p] == '"' || text[p] == '\'')) {
+            const char q = text[p];
             end = ++p;
-            while (end < text.size() && text[end] != quote) {
-                end += text[end] == '\\' && end + 1 < text.size() ? 2 : 1;
+            while (end < n && text[end] != q) {
+                end += text[end] == '\\' && end + 1 < n ? 2 : 1;
             }
-            end = std::min(end, text.size());
+            end = std::min(end, n);
+        } else if (header && (key.find('-') != std::string_view::npos || ends_with_cookie(key))) {
+            end = line_end(text, p);  // a header: its value runs to the end of the line
         } else {
-            while (end < text.size() && !is_space(text[end]) &&
-                   std::strchr("&,;\"'", text[end]) == nullptr) {
+            while (end < n && !is_space(text[end]) && std::strchr("&,;\"'", text[end]) == nullptr) {
                 ++end;
             }
-            if (is_literal(text.substr(p, end - p))) {
-                continue;  // a number, true, false, null: kept, as in fields
+            check_literal = true;
+            if (end < n && blank(text[end]) && auth_scheme(text.substr(p, end - p))) {
+                // Authorization=Basic dXNl...: the credential after the scheme word goes too.
+                if (lower(text[p]) == 'd') {
+                    end = line_end(text, end);  // Digest: its parameters, to the end of the line
+                } else {
+                    std::size_t t = end;
+                    while (t < n && blank(text[t])) {
+                        ++t;
+                    }
+                    std::size_t t_end = t;
+                    while (t_end < n && token_char(text[t_end])) {
+                        ++t_end;
+                    }
+                    end = t_end > t ? t_end : end;
+                }
+                check_literal = false;
             }
+        }
+        if (check_literal && is_literal(text.substr(p, end - p))) {
+            continue;  // a number, true, false, null: kept, as in fields
         }
         if (end > p) {
             add_span(spans, p, end);
@@ -573,6 +868,14 @@ bool redactor::redact_text(std::string& text) const {
         key_values(*this, view, spans);
         rule_done();
     }
+    json_web_tokens(view, spans);
+    rule_done();
+    prefixed_tokens(view, spans);
+    rule_done();
+    pem_private_keys(view, spans);
+    rule_done();
+    card_numbers(view, spans);
+    rule_done();
     if (spans.empty()) {
         return false;
     }
