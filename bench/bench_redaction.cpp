@@ -12,8 +12,11 @@
 //      worker, so the two engine figures should agree. Goal: ratio on/off <= 1.1.
 //   c. the worker's throughput: records logged, then flush_for() until the backend saw them all,
 //      redaction off and on; records/s and the ratio.
+//   d. redact_text per byte on 1 MiB texts: clean prose against each adversarial pattern of
+//      issue 15 repeated to 1 MiB (a://, token=a&, Authorization: x\n, AKIA, ...). Every rule is
+//      linear: the adversarial inputs should stay within a small constant factor of clean text.
 //
-//   bench_redaction [records=100000]
+//   bench_redaction [records=100000]     (records=0: only d)
 //
 // SPDLOG_EXT_BENCH_RUNS: repetitions (default 5, medians reported). Not a test: run on demand.
 // Exit status 1 when a record was not redacted as expected or not delivered.
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -146,6 +150,33 @@ throughput worker_throughput(std::size_t records, bool redact) {
     return {double(records) / s, complete};
 }
 
+// The adversarial patterns of issue 15, item 1 (each repeated to 1 MiB).
+const char* const adversarial_patterns[] = {
+    "a://",    "token=a&", "Authorization: x\n", "AKIA", "://@", "password=",
+    "Bearer ", "x:y@",     "\"password\":\"",    "=&"};
+
+std::string repeated_to(std::string_view unit, std::size_t bytes) {
+    std::string out;
+    out.reserve(bytes + unit.size());
+    while (out.size() < bytes) {
+        out.append(unit);
+    }
+    out.resize(bytes);
+    return out;
+}
+
+// Median ns per byte of redact_text over `runs` fresh copies of `text`.
+double ns_per_byte(const spdlog_ext::redactor& r, const std::string& text, int runs) {
+    std::vector<double> t;
+    for (int run = 0; run < runs; ++run) {
+        std::string copy = text;
+        const auto t0 = clock_type::now();
+        r.redact_text(copy);
+        t.push_back(seconds_since(t0));
+    }
+    return median(t) * 1e9 / double(text.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,6 +191,29 @@ int main(int argc, char** argv) {
         bool ok = true;
 
         std::printf("records: %zu, runs: %d (medians)\n\n", n, runs);
+        {
+            constexpr std::size_t mib = std::size_t(1) << 20;
+            std::printf("d. redact_text on 1 MiB, ns/byte (x clean)\n");
+            const double clean = ns_per_byte(
+                *redactor,
+                repeated_to("user request handled in handler number 42 after 3 retries, ok. ", mib),
+                runs);
+            std::printf("%-28s %8.2f ns/byte\n", "clean prose", clean);
+            for (const char* pattern : adversarial_patterns) {
+                std::string shown = pattern;
+                for (std::size_t at = shown.find('\n'); at != std::string::npos;
+                     at = shown.find('\n')) {
+                    shown.replace(at, 1, "\\n");
+                }
+                const double adv = ns_per_byte(*redactor, repeated_to(pattern, mib), runs);
+                std::printf("%-28s %8.2f ns/byte %8.1fx\n", ("'" + shown + "'").c_str(), adv,
+                            adv / clean);
+            }
+            std::printf("\n");
+        }
+        if (n == 0) {
+            return 0;
+        }
         std::printf("a. worker cost per record, one core\n");
         std::printf("%-8s %12s %12s %14s\n", "mix", "redact", "dd encode", "redact/encode");
         double clean_ratio = 0;

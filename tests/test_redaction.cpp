@@ -3,8 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -37,6 +40,35 @@ json redacted_json(json value, const redactor& r = *redactor::defaults()) {
 }
 
 const std::string M(redactor::mask);
+
+std::string repeated_to(std::string_view unit, std::size_t bytes) {
+    std::string out;
+    out.reserve(bytes + unit.size());
+    while (out.size() < bytes) {
+        out.append(unit);
+    }
+    out.resize(bytes);
+    return out;
+}
+
+// Seconds of the fastest of three redact_text runs over copies of `text` (the fastest: a run the
+// scheduler interrupted on a loaded machine says nothing about the algorithm). Stops early once
+// a run exceeds `give_up`.
+double fastest_redaction(const std::string& text, double give_up) {
+    double best = 1e9;
+    for (int run = 0; run < 3; ++run) {
+        std::string copy = text;
+        const auto t0 = std::chrono::steady_clock::now();
+        redactor::defaults()->redact_text(copy);
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::min(best, s);
+        if (s > give_up) {
+            break;
+        }
+    }
+    return best;
+}
 
 }  // namespace
 
@@ -162,6 +194,194 @@ TEST_SUITE("redaction") {
                              {"path", "/a:b@c"},
                              {"list", json::array({1, "x=y", nullptr})}};
         CHECK(redacted_json(fields) == fields);
+    }
+
+    TEST_CASE(
+        "every text rule is linear: adversarial patterns at 1 MiB cost about what clean text "
+        "does") {
+        // Issue 15, item 1: these took 0.5 s to 24 s per MiB (a search back to the start of the
+        // text per '://', an in-place replace per mask). The bounds are relative to clean text
+        // measured in the same process, so a sanitizer build or a loaded machine scales both.
+        constexpr std::size_t kib = 1024;
+        const double clean = fastest_redaction(
+            repeated_to("user request handled in 12 ms, retries=3 ok. ", 1024 * kib), 10);
+        const double budget = std::max(0.25, 50 * clean);
+        for (const char* pattern : {"a://", "token=a&", "Authorization: x\n", "AKIA", "://@",
+                                    "password=", "Bearer ", "x:y@", "\"password\":\"", "=&"}) {
+            const std::string shown = pattern;
+            CAPTURE(shown);
+            const double big = fastest_redaction(repeated_to(pattern, 1024 * kib), 2 * budget);
+            CAPTURE(clean);
+            CAPTURE(big);
+            CHECK(big <= budget);
+            if (big > 10 * clean) {
+                // Worth a second look: the time must scale with the size (x4), not its square
+                // (x16).
+                const double quarter = fastest_redaction(repeated_to(pattern, 256 * kib), budget);
+                CAPTURE(quarter);
+                CHECK(big <= 8 * quarter);
+            }
+        }
+    }
+
+    TEST_CASE("numbers, booleans and null are never masked, whatever their key") {
+        // Issue 15, item 5: a number turned into "[REDACTED]" is a field type conflict in
+        // InfluxDB (the record goes to the fallback).
+        const json in = {{"password", 1234},       {"token", true},      {"secret", nullptr},
+                         {"api_key", 1.5},         {"session_id", -7},   {"cookie", false},
+                         {"credentials", "c-123"}, {"access_token", "t"}};
+        const json out = redacted_json(in);
+        CHECK(out["password"] == 1234);
+        CHECK(out["token"] == true);
+        CHECK(out["secret"].is_null());
+        CHECK(out["api_key"] == 1.5);
+        CHECK(out["session_id"] == -7);
+        CHECK(out["cookie"] == false);
+        CHECK(out["credentials"] == M);  // strings still go
+        CHECK(out["access_token"] == M);
+    }
+
+    TEST_CASE("keys match on whole words: access_token and sessionid yes, tokens_used no") {
+        for (const char* key :
+             {"access_token", "sessionid",     "session_id",        "JSESSIONID",
+              "refreshToken", "X-Api-Key",     "x_api_key",         "apiKey",
+              "tokens",       "credentials",   "aws_credentials",   "db_password",
+              "password2",    "oauth2_token",  "aws_access_key_id", "PHPSESSID_token",
+              "authtoken",    "user.password", "Set-Cookie",        "client_secret",
+              "secret_key",   "password_hash"}) {
+            const std::string shown = key;
+            CAPTURE(shown);
+            CHECK(redactor::defaults()->key_matches(key));
+        }
+        for (const char* key : {"tokens_used", "max_tokens", "active_sessions", "session_count",
+                                "token_count", "total_tokens", "num_tokens", "password_length",
+                                "token_expires_at", "tokenizer", "secretary", "sessions_total",
+                                "prompt_tokens", "token_type", "session_duration_ms"}) {
+            const std::string shown = key;
+            CAPTURE(shown);
+            CHECK_FALSE(redactor::defaults()->key_matches(key));
+        }
+        // As string values too (counters logged as text).
+        const json counters = {
+            {"tokens_used", "1234"}, {"session_count", "3"}, {"max_tokens", "4096"}};
+        CHECK(redacted_json(counters) == counters);
+        for (const char* text : {"tokens_used=1234 max_tokens=4096 active_sessions=7",
+                                 R"({"session_count":"3","token_type":"bearer"})"}) {
+            CAPTURE(text);
+            CHECK(redacted(text) == text);
+        }
+        // A user key keeps working as a whole word.
+        const auto pin = redactor::from_spec("pin", "LOG_X_REDACT");
+        CHECK(pin->key_matches("card_pin"));
+        CHECK(pin->key_matches("PIN"));
+        CHECK_FALSE(pin->key_matches("spinner"));
+        CHECK_FALSE(pin->key_matches("pinned"));
+    }
+
+    TEST_CASE("metric fields (record_metric) are never masked") {
+        spdlog_ext::record r;
+        r.message = "metric llm,model=m1 tokens_used=1234,max_tokens=4096,active_sessions=7";
+        r.fields = {{"metric",
+                     {{"measurement", "llm"},
+                      {"tags", {{"model", "m1"}}},
+                      {"fields",
+                       {{"tokens_used", 1234},
+                        {"max_tokens", 4096},
+                        {"active_sessions", 7},
+                        {"token_state", "fresh"},
+                        {"session_kind", "web"}}}}}};
+        const spdlog_ext::record before = r;
+        redactor::defaults()->apply(r);
+        CHECK(r.message == before.message);
+        CHECK(r.fields == before.fields);
+    }
+
+    TEST_CASE("secret shapes are masked") {
+        const std::string jwt =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+        const std::string pem_body = "MIIEowIBAAKCAQEA7v1Nn0b9\nq3+abc/def==\n";
+        const std::vector<std::pair<std::string, std::string>> cases = {
+            // Unquoted Name: value headers (to the end of the line) and key: value.
+            {"X-Api-Key: abc123def456\r\nAccept: */*", "X-Api-Key: " + M + "\r\nAccept: */*"},
+            {"DD-API-KEY: 0123456789abcdef", "DD-API-KEY: " + M},
+            {"Cookie: sid=abc; theme=dark\nHost: x", "Cookie: " + M + "\nHost: x"},
+            {"login failed, password: x", "login failed, password: " + M},
+            // Spaces around = and :, single quotes, escaped JSON inside a message.
+            {"password = x user = bob", "password = " + M + " user = bob"},
+            {R"({"password" : "x", "user" : "bob"})",
+             R"({"password" : ")" + M + R"(", "user" : "bob"})"},
+            {"{'password': 'x', 'user': 'bob'}", "{'password': '" + M + "', 'user': 'bob'}"},
+            {R"(body={\"password\":\"x\",\"user\":\"bob\"})",
+             R"(body={\"password\":\")" + M + R"(\",\"user\":\"bob\"})"},
+            // The credential after a scheme word, not only the word.
+            {"Authorization=Basic dXNlcjpwYXNz next", "Authorization=" + M + " next"},
+            {"authorization=Token abc123 next", "authorization=" + M + " next"},
+            {"auth_token=Bearer abc.def next", "auth_token=" + M + " next"},
+            {"authorization=Digest username=\"bob\", response=\"6629fae4\"", "authorization=" + M},
+            // Token shapes.
+            {"jwt " + jwt + " end", "jwt " + M + " end"},
+            {"ghp_0123456789abcdefghijABCDEFGHIJ012345 x", M + " x"},
+            {"gho_0123456789abcdefghijABCDEFGHIJ012345", M},
+            {"pat "
+             "github_pat_11ABCDEFG0123456789_"
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123",
+             "pat " + M},
+            {"glpat-abcdefghij0123456789 ok", M + " ok"},
+            {"slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "slack " + M},
+            {"xoxp-123456789012-123456789012-123456789012-abcdef0123456789abcdef0123456789", M},
+            // PEM private keys: the body goes, the armour stays.
+            {"key -----BEGIN RSA PRIVATE KEY-----\n" + pem_body +
+                 "-----END RSA PRIVATE KEY----- ok",
+             "key -----BEGIN RSA PRIVATE KEY-----" + M + "-----END RSA PRIVATE KEY----- ok"},
+            {"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----",
+             "-----BEGIN PRIVATE KEY-----" + M + "-----END PRIVATE KEY-----"},
+            {"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
+             "-----BEGIN OPENSSH PRIVATE KEY-----" + M},
+            // Luhn-valid card numbers, with spaces or dashes too.
+            {"card 4111111111111111 declined", "card " + M + " declined"},
+            {"card 4111 1111 1111 1111 declined", "card " + M + " declined"},
+            {"card 5500-0000-0000-0004.", "card " + M + "."},
+            {"amex 378282246310005", "amex " + M},
+            {"amex 3782 822463 10005", "amex " + M},
+            // A URL password containing '/'.
+            {"db postgresql://app:pa/ss@db/app", "db postgresql://app:" + M + "@db/app"},
+        };
+        for (const auto& [in, want] : cases) {
+            CAPTURE(in);
+            CHECK(redacted(in) == want);
+            CHECK(redacted(want) == want);  // idempotent
+        }
+    }
+
+    TEST_CASE("look-alikes of secrets survive byte for byte") {
+        for (const std::string text : {
+                 "request 550e8400-e29b-41d4-a716-446655440000 done",
+                 "commit da39a3ee5e6b4b0d3255bfef95601890afd80709",
+                 "order 4111111111111112 shipped",           // Luhn-invalid
+                 "order 4000123412341235 shipped",           // Luhn-invalid
+                 "ref 1234567890123456",                     // no card prefix
+                 "ts=1732771234561 ns=1732771234567891238",  // Luhn-valid, but timestamps
+                 "at 2026-11-28T05:37:11.123456789Z",
+                 "2026-11-28 05:37:11,123 took 1234 ms",
+                 "phone +1 555-123-4567",
+                 "GET /search?q=tokens&page=2&sort=desc&session_count=3 200",
+                 "https://example.com:8443/users/@me",
+                 "http://host:8080/path?x=a@b",
+                 "Basic auth disabled; token bucket refilled",
+                 "ghp_short glpat- xoxb- eyJ",
+                 "eyJhbGciOiJIUzI1NiJ9 is a header alone",
+                 "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+                 "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----",
+                 "version 1.2.3-rc.4 build 20261128",
+                 "Session: started",
+                 "tokens: 1234 used of 4096",
+             }) {
+            CAPTURE(text);
+            std::string copy = text;
+            CHECK_FALSE(redactor::defaults()->redact_text(copy));
+            CHECK(copy == text);
+        }
     }
 
     TEST_CASE("redaction is idempotent") {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "core/text.h"
 #include "spdlog_ext/config_error.h"
+#include "spdlog_ext/metrics.h"
 #include "spdlog_ext/record.h"
 
 namespace spdlog_ext {
@@ -27,6 +30,15 @@ std::string normalize_key(std::string_view key) {
 bool is_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
+bool is_upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -35,7 +47,7 @@ char lower(char c) {
 }
 
 // `word` (lower-case) at `pos`, ignoring case.
-bool matches_at(const std::string& text, std::size_t pos, std::string_view word) {
+bool matches_at(std::string_view text, std::size_t pos, std::string_view word) {
     if (pos + word.size() > text.size()) {
         return false;
     }
@@ -47,52 +59,81 @@ bool matches_at(const std::string& text, std::size_t pos, std::string_view word)
     return true;
 }
 
-// Replaces text[begin, end) by the mask unless it already is the mask; returns the position
-// after the mask.
-std::size_t mask_span(std::string& text, std::size_t begin, std::size_t end, bool& changed) {
-    const std::string_view span(text.data() + begin, end - begin);
-    if (span != redactor::mask) {
-        text.replace(begin, end - begin, redactor::mask.data(), redactor::mask.size());
-        changed = true;
+// What a rule wants masked: text[begin, end). Every rule reads the original text once, left to
+// right, and appends its spans in order; redact_text() then merges them and builds the output
+// once. Nothing is replaced in place (which shifted the rest of the text per mask) and no rule
+// searches backwards past what it has already read: every rule is linear in the text.
+struct span {
+    std::size_t begin;
+    std::size_t end;
+};
+using span_list = std::vector<span>;
+
+void add_span(span_list& spans, std::size_t begin, std::size_t end) {
+    if (end > begin) {
+        spans.push_back({begin, end});
     }
-    return begin + redactor::mask.size();
+}
+
+bool scheme_char(char c) {
+    return is_alnum(c) || c == '+' || c == '-' || c == '.';
+}
+
+bool authority_stop(char c) {
+    return is_space(c) || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' || c == '<' ||
+           c == '>' || c == '`';
 }
 
 // scheme://user:password@host → scheme://user:[REDACTED]@host (any scheme: https, postgresql,
 // rtsp, amqp, redis, ...). A user without a password is left alone: it is not a secret.
-bool redact_url_credentials(std::string& text) {
-    bool changed = false;
+void url_credentials(std::string_view text, span_list& spans) {
     std::size_t pos = 0;
-    while ((pos = text.find("://", pos)) != std::string::npos) {
+    while ((pos = text.find("://", pos)) != std::string_view::npos) {
+        // The scheme: scheme characters never include ':' or '/', so this never reads back
+        // past the previous "://".
         std::size_t scheme = pos;
-        while (scheme > 0 && (is_alnum(text[scheme - 1]) || text[scheme - 1] == '+' ||
-                              text[scheme - 1] == '-' || text[scheme - 1] == '.')) {
+        while (scheme > 0 && scheme_char(text[scheme - 1])) {
             --scheme;
         }
         const std::size_t authority = pos + 3;
-        if (scheme == pos) {
-            pos = authority;
+        pos = authority;
+        if (scheme == authority - 3) {
             continue;
         }
-        std::size_t end = authority;
-        while (end < text.size() && !is_space(text[end]) &&
-               std::strchr("/?#\"'<>`", text[end]) == nullptr) {
-            ++end;
+        // The authority, read once: the last '@' in it and the first ':' before that.
+        std::size_t at = std::string_view::npos;
+        std::size_t colon = std::string_view::npos;
+        std::size_t i = authority;
+        for (; i < text.size() && !authority_stop(text[i]); ++i) {
+            if (text[i] == '@') {
+                at = i;
+            } else if (text[i] == ':' && colon == std::string_view::npos) {
+                colon = i;
+            }
         }
-        const std::size_t at = text.rfind('@', end == 0 ? 0 : end - 1);
-        if (at == std::string::npos || at < authority) {
-            pos = end;
-            continue;
+        if (at == std::string_view::npos && colon != std::string_view::npos && i < text.size() &&
+            text[i] == '/' && i > colon + 1 &&
+            !std::all_of(text.begin() + static_cast<std::ptrdiff_t>(colon + 1),
+                         text.begin() + static_cast<std::ptrdiff_t>(i), is_digit)) {
+            // user:pa/ss@host: a password with a raw '/' (not a port: digits). Read on up to the
+            // '@', stopping where a URL part or another URL could start, so that this reads
+            // nothing the next URL reads.
+            std::size_t j = i;
+            while (j < text.size() && !is_space(text[j]) && text[j] != '@' && text[j] != ':' &&
+                   std::strchr("?#\"'<>`", text[j]) == nullptr) {
+                ++j;
+            }
+            if (j < text.size() && text[j] == '@') {
+                at = j;
+            }
         }
-        const std::size_t colon = text.find(':', authority);
-        if (colon == std::string::npos || colon >= at) {
-            pos = end;
-            continue;
+        if (at != std::string_view::npos && colon != std::string_view::npos && colon < at) {
+            add_span(spans, colon + 1, at);
+            pos = at + 1;
         }
-        const std::size_t after = mask_span(text, colon + 1, at, changed);
-        pos = after + 1;  // past the '@'
+        // Else the next search starts in this authority: a "://" right after it (its ':' is
+        // inside) is still found, and no authority is read twice.
     }
-    return changed;
 }
 
 bool token_char(char c) {
@@ -101,8 +142,7 @@ bool token_char(char c) {
 }
 
 // "Authorization: <anything to the end of the line>" (also Proxy-Authorization).
-bool redact_authorization_headers(std::string& text) {
-    bool changed = false;
+void authorization_headers(std::string_view text, span_list& spans) {
     constexpr std::string_view word = "authorization";
     for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
         if (lower(text[pos]) != 'a' || !matches_at(text, pos, word)) {
@@ -136,15 +176,16 @@ bool redact_authorization_headers(std::string& text) {
             }
         }
         if (end > p) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
+        } else {
+            pos = p - 1;
         }
     }
-    return changed;
 }
 
 // "Bearer <token>" anywhere in text.
-bool redact_bearer_tokens(std::string& text) {
-    bool changed = false;
+void bearer_tokens(std::string_view text, span_list& spans) {
     constexpr std::string_view word = "bearer";
     for (std::size_t pos = 0; pos + word.size() < text.size(); ++pos) {
         if (lower(text[pos]) != 'b' || !matches_at(text, pos, word) ||
@@ -165,23 +206,24 @@ bool redact_bearer_tokens(std::string& text) {
         // Real tokens are long; "the bearer of bad news" is prose.
         constexpr std::size_t min_token = 8;
         if (end - p >= min_token) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
+        } else {
+            pos = p - 1;  // "Bearer Bearer <token>": the second one still counts
         }
     }
-    return changed;
 }
 
 // AWS access key ids: a known four-letter prefix and 16 more upper-case letters or digits.
-bool redact_aws_access_keys(std::string& text) {
+void aws_access_keys(std::string_view text, span_list& spans) {
     static constexpr std::string_view prefixes[] = {"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA",
                                                     "AIPA", "ANPA", "ANVA", "APKA", "AROA", "ASCA"};
     constexpr std::size_t length = 20;
-    bool changed = false;
     for (std::size_t pos = 0; pos + length <= text.size(); ++pos) {
         if (text[pos] != 'A' || (pos > 0 && is_alnum(text[pos - 1]))) {
             continue;
         }
-        const std::string_view head(text.data() + pos, 4);
+        const std::string_view head = text.substr(pos, 4);
         if (std::find(std::begin(prefixes), std::end(prefixes), head) == std::end(prefixes)) {
             continue;
         }
@@ -190,14 +232,375 @@ bool redact_aws_access_keys(std::string& text) {
             key = (text[i] >= 'A' && text[i] <= 'Z') || (text[i] >= '0' && text[i] <= '9');
         }
         if (key) {
-            pos = mask_span(text, pos, pos + length, changed) - 1;
+            add_span(spans, pos, pos + length);
+            pos += length - 1;
         }
     }
-    return changed;
+}
+
+bool base64url_char(char c) {
+    return is_alnum(c) || c == '-' || c == '_';
+}
+
+// JSON Web Tokens: eyJ<header>.<payload>.<signature> (base64url; the header is a JSON object,
+// hence "eyJ"). The signature may be empty (alg "none").
+void json_web_tokens(std::string_view text, span_list& spans) {
+    constexpr std::size_t min_part = 10;
+    std::size_t pos = 0;
+    while ((pos = text.find("eyJ", pos)) != std::string_view::npos) {
+        if (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.')) {
+            pos += 3;
+            continue;
+        }
+        std::size_t i = pos;
+        while (i < text.size() && base64url_char(text[i])) {
+            ++i;
+        }
+        if (i - pos < min_part || i >= text.size() || text[i] != '.') {
+            pos = i;
+            continue;
+        }
+        std::size_t j = i + 1;
+        while (j < text.size() && base64url_char(text[j])) {
+            ++j;
+        }
+        if (j - (i + 1) < min_part || j >= text.size() || text[j] != '.') {
+            pos = j;
+            continue;
+        }
+        std::size_t k = j + 1;
+        while (k < text.size() && base64url_char(text[k])) {
+            ++k;
+        }
+        add_span(spans, pos, k);
+        pos = k;
+    }
+}
+
+// Tokens with a published prefix: GitHub (ghp_ gho_ ghu_ ghs_ ghr_, github_pat_), GitLab
+// (glpat-), Slack (xoxa- xoxb- xoxp- xoxr-).
+void prefixed_tokens(std::string_view text, span_list& spans) {
+    struct shape {
+        std::string_view prefix;
+        std::size_t min;  // characters after the prefix
+        bool underscore;
+        bool dash;
+    };
+    static constexpr shape shapes[] = {
+        {"ghp_", 36, false, false}, {"gho_", 36, false, false}, {"ghu_", 36, false, false},
+        {"ghs_", 36, false, false}, {"ghr_", 36, false, false}, {"github_pat_", 22, true, false},
+        {"glpat-", 20, true, true}, {"xoxa-", 10, false, true}, {"xoxb-", 10, false, true},
+        {"xoxp-", 10, false, true}, {"xoxr-", 10, false, true}};
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        const char c = text[pos];
+        if ((c != 'g' && c != 'x') || (pos > 0 && (is_alnum(text[pos - 1]) ||
+                                                   text[pos - 1] == '_' || text[pos - 1] == '-'))) {
+            continue;
+        }
+        for (const shape& s : shapes) {
+            if (text.compare(pos, s.prefix.size(), s.prefix) != 0) {
+                continue;
+            }
+            std::size_t end = pos + s.prefix.size();
+            while (end < text.size() &&
+                   (is_alnum(text[end]) || (s.underscore && text[end] == '_') ||
+                    (s.dash && text[end] == '-'))) {
+                ++end;
+            }
+            const bool whole = end == text.size() || !(is_alnum(text[end]) || text[end] == '_');
+            if (whole && end - pos - s.prefix.size() >= s.min) {
+                add_span(spans, pos, end);
+                pos = end - 1;
+            }
+            break;
+        }
+    }
+}
+
+// PEM private keys: the body between -----BEGIN ... PRIVATE KEY----- and -----END (to the end of
+// the text when the block is cut off); certificates and public keys are not secret.
+void pem_private_keys(std::string_view text, span_list& spans) {
+    constexpr std::string_view begin_marker = "-----BEGIN ";
+    constexpr std::string_view end_marker = "-----END ";
+    std::size_t pos = 0;
+    while ((pos = text.find(begin_marker, pos)) != std::string_view::npos) {
+        const std::size_t label = pos + begin_marker.size();
+        const std::size_t close = text.find("-----", label);
+        if (close == std::string_view::npos) {
+            return;
+        }
+        const std::string_view name = text.substr(label, close - label);
+        pos = close;
+        if (name.size() > 64 || name.size() < 11 ||
+            name.substr(name.size() - 11) != "PRIVATE KEY") {
+            continue;
+        }
+        const std::size_t body = close + 5;
+        const std::size_t end = text.find(end_marker, body);
+        if (end == std::string_view::npos) {
+            add_span(spans, body, text.size());
+            return;
+        }
+        add_span(spans, body, end);
+        pos = end + end_marker.size();
+    }
+}
+
+// Payment card numbers: 13-19 digits, whole or in groups split by single spaces or dashes
+// (4-4-4-4, 4-6-5, ...: a first group of 4), starting like a card (2221-2720, 3, 4, 5, 6) and
+// passing the Luhn check. Timestamps (1...), order numbers that fail Luhn, UUIDs and hashes
+// (digits next to letters) stay.
+void card_numbers(std::string_view text, span_list& spans) {
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        if (!is_digit(text[pos])) {
+            continue;
+        }
+        const std::size_t start = pos;
+        std::size_t end = pos;
+        while (end < text.size() && is_digit(text[end])) {
+            ++end;
+        }
+        const char before = pos > 0 ? text[pos - 1] : ' ';
+        if (is_alnum(before) || before == '-' || before == '.' || before == '_' || before == '+' ||
+            before == '/') {
+            pos = end - 1;
+            continue;
+        }
+        char digits[19];
+        std::size_t count = 0;
+        const auto take = [&](std::size_t from, std::size_t to) {
+            for (std::size_t i = from; i < to && count < sizeof digits; ++i) {
+                digits[count++] = text[i];
+            }
+        };
+        std::size_t total = end - pos;
+        take(pos, end);
+        if (end - pos == 4) {
+            // Grouped: the same separator throughout, groups of 3 to 6 digits.
+            char sep = '\0';
+            while (end + 1 < text.size() && (text[end] == ' ' || text[end] == '-') &&
+                   (sep == '\0' || text[end] == sep) && is_digit(text[end + 1])) {
+                std::size_t group_end = end + 1;
+                while (group_end < text.size() && is_digit(text[group_end])) {
+                    ++group_end;
+                }
+                const std::size_t group = group_end - end - 1;
+                if (group < 3 || group > 6 || total + group > 19) {
+                    break;  // read again as a candidate of its own
+                }
+                sep = text[end];
+                take(end + 1, group_end);
+                total += group;
+                end = group_end;
+            }
+        }
+        pos = end - 1;
+        const char after = end < text.size() ? text[end] : ' ';
+        const bool more = end + 1 < text.size() && is_digit(text[end + 1]);
+        if (total < 13 || total > 19 || is_alnum(after) || after == '_' ||
+            ((after == '.' || after == '-' || after == ',') && more)) {
+            continue;
+        }
+        const int head = (digits[0] - '0') * 1000 + (digits[1] - '0') * 100 +
+                         (digits[2] - '0') * 10 + (digits[3] - '0');
+        if (!(digits[0] >= '3' && digits[0] <= '6') && !(head >= 2221 && head <= 2720)) {
+            continue;
+        }
+        int sum = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            int d = digits[count - 1 - i] - '0';
+            if (i % 2 == 1) {
+                d *= 2;
+                d -= d > 9 ? 9 : 0;
+            }
+            sum += d;
+        }
+        if (sum % 10 == 0) {
+            add_span(spans, start, end);
+        }
+    }
 }
 
 bool key_char(char c) {
     return is_alnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+// A key's words, lower-cased: split at every byte that is not a letter or digit, between a
+// lower-case letter or digit and an upper-case one (refreshToken), before the last capital of a
+// run followed by lower case (APIKey: API Key) and between letters and digits (oauth2: oauth 2).
+// Only the last `max_chars` bytes and `max_words` words of a key count (a key is short; the part
+// next to its value is what names it).
+class key_words {
+  public:
+    static constexpr std::size_t max_chars = 128;
+    static constexpr std::size_t max_words = 24;
+
+    explicit key_words(std::string_view key) {
+        if (key.size() > max_chars) {
+            key.remove_prefix(key.size() - max_chars);
+        }
+        bool boundary = true;
+        for (std::size_t i = 0; i < key.size(); ++i) {
+            const char c = key[i];
+            if (!is_alnum(c)) {
+                boundary = true;
+                continue;
+            }
+            if (i > 0 && is_alnum(key[i - 1]) && !boundary) {
+                const char prev = key[i - 1];
+                const bool next_lower = i + 1 < key.size() && is_lower(key[i + 1]);
+                boundary = ((is_lower(prev) || is_digit(prev)) && is_upper(c)) ||
+                           (is_upper(prev) && is_upper(c) && next_lower) ||
+                           (is_digit(prev) != is_digit(c));
+            }
+            if (boundary) {
+                if (count_ == max_words) {
+                    // Drop the first word: the last ones name the value.
+                    const std::size_t cut = starts_[1];
+                    std::memmove(text_, text_ + cut, size_ - cut);
+                    size_ -= cut;
+                    for (std::size_t w = 1; w < count_; ++w) {
+                        starts_[w - 1] = starts_[w] - cut;
+                    }
+                    --count_;
+                }
+                starts_[count_++] = size_;
+                boundary = false;
+            }
+            text_[size_++] = lower(c);
+        }
+        starts_[count_] = size_;
+    }
+
+    std::size_t count() const noexcept { return count_; }
+    std::string_view word(std::size_t i) const noexcept {
+        return {text_ + starts_[i], starts_[i + 1] - starts_[i]};
+    }
+    // Words [first, last] joined.
+    std::string_view run(std::size_t first, std::size_t last) const noexcept {
+        return {text_ + starts_[first], starts_[last + 1] - starts_[first]};
+    }
+
+  private:
+    char text_[max_chars];
+    std::size_t starts_[max_words + 1];
+    std::size_t size_ = 0;
+    std::size_t count_ = 0;
+};
+
+bool one_of(std::string_view word, std::initializer_list<std::string_view> words) {
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// A word after the secret word that makes the key a measurement of it, not it: tokens_used,
+// session_count, password_length, token_expires_at, token_type.
+bool quantity_after(std::string_view word) {
+    return one_of(
+        word,
+        {"count",     "counts",     "used",    "total",    "num",     "number", "limit",   "max",
+         "min",       "size",       "len",     "length",   "ttl",     "expiry", "expires", "expire",
+         "expired",   "expiration", "age",     "duration", "type",    "kind",   "rate",    "ratio",
+         "remaining", "left",       "created", "updated",  "version", "index",  "idx",     "ms"});
+}
+
+// A word before a plural that makes the key a count of them: max_tokens, active_sessions.
+bool quantity_before(std::string_view word) {
+    return one_of(word, {"max", "min", "num", "total", "active", "used", "remaining", "count",
+                         "prompt", "completion", "input", "output", "cached", "reasoning", "open",
+                         "idle", "expired", "live"});
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Does the normalised key `secret` (api_key: "apikey") name the key split into `words`? A run of
+// whole words spells it (X-Api-Key, refreshToken, db_password, aws_access_key_id), or its plural
+// (credentials); a single word of 5+ letters may end with it, or with it and "id"/"s"
+// (authtoken, jsessionid, sessionid). Unless a quantity word says the key measures the secret
+// rather than holds it (tokens_used, session_count, max_tokens, active_sessions).
+bool names_secret(const key_words& words, std::string_view secret) {
+    for (std::size_t first = 0; first < words.count(); ++first) {
+        for (std::size_t last = first; last < words.count(); ++last) {
+            const std::string_view run = words.run(first, last);
+            if (run.size() > secret.size() + 3) {
+                break;
+            }
+            bool plural = false;
+            bool match = run == secret;
+            if (!match && run.size() == secret.size() + 1 && run.back() == 's' &&
+                run.substr(0, secret.size()) == secret) {
+                match = plural = true;
+            }
+            if (!match) {
+                continue;
+            }
+            if (last + 1 < words.count() && quantity_after(words.word(last + 1))) {
+                continue;
+            }
+            if (plural && first > 0 && quantity_before(words.word(first - 1))) {
+                continue;
+            }
+            return true;
+        }
+        // Inside one word: [anything]secret[s|id|ids].
+        const std::string_view word = words.word(first);
+        if (secret.size() >= 5 && word.size() > secret.size() &&
+            word.find(secret) != std::string_view::npos) {
+            for (const std::string_view tail : {"", "s", "id", "ids"}) {
+                // Something before it, or an id after it: tokens is a plural (handled above).
+                const bool framed = word.size() > secret.size() + tail.size() || tail.size() > 1;
+                if (framed && word.size() >= secret.size() + tail.size() && ends_with(word, tail) &&
+                    ends_with(word.substr(0, word.size() - tail.size()), secret)) {
+                    const bool measured =
+                        first + 1 < words.count() && quantity_after(words.word(first + 1));
+                    if (!measured) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    return false;
+}
+
+// A JSON number, true, false or null: never masked (a number turned into a string is a field
+// type conflict downstream, e.g. in InfluxDB).
+bool is_literal(std::string_view v) {
+    if (v == "true" || v == "false" || v == "null") {
+        return true;
+    }
+    std::size_t i = 0;
+    if (i < v.size() && (v[i] == '-' || v[i] == '+')) {
+        ++i;
+    }
+    const std::size_t digits = i;
+    while (i < v.size() && is_digit(v[i])) {
+        ++i;
+    }
+    if (i == digits) {
+        return false;
+    }
+    if (i < v.size() && v[i] == '.') {
+        ++i;
+        while (i < v.size() && is_digit(v[i])) {
+            ++i;
+        }
+    }
+    if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+        ++i;
+        if (i < v.size() && (v[i] == '-' || v[i] == '+')) {
+            ++i;
+        }
+        const std::size_t exp = i;
+        while (i < v.size() && is_digit(v[i])) {
+            ++i;
+        }
+        if (i == exp) {
+            return false;
+        }
+    }
+    return i == v.size();
 }
 
 }  // namespace
@@ -274,91 +677,288 @@ bool redactor::key_matches(std::string_view key) const {
     if (keys_.empty()) {
         return false;
     }
-    const std::string normalized = normalize_key(key);
-    return std::any_of(keys_.begin(), keys_.end(), [&](const std::string& fragment) {
-        return normalized.find(fragment) != std::string::npos;
+    const key_words words(key);
+    return std::any_of(keys_.begin(), keys_.end(),
+                       [&](const std::string& secret) { return names_secret(words, secret); });
+}
+
+namespace {
+
+bool blank(char c) {
+    return c == ' ' || c == '\t';
+}
+
+// Is `key` one of the redactor's keys for an unquoted "Name: value"? As key_matches(), except
+// `session`: "session: started" is prose (a session id travels in Cookie:, which counts).
+bool header_key_matches(const redactor& r, std::string_view key) {
+    const key_words words(key);
+    return std::any_of(r.keys().begin(), r.keys().end(), [&](const std::string& secret) {
+        return secret != "session" && names_secret(words, secret);
     });
 }
 
-bool redactor::redact_text(std::string& text) const {
-    bool changed = false;
-    // Cheap exits first: every rule needs one of these bytes.
-    const bool has_colon = text.find(':') != std::string::npos;
-    const bool has_equals = text.find('=') != std::string::npos;
-    if (has_colon) {
-        changed |= redact_url_credentials(text);
-        changed |= redact_authorization_headers(text);
+// Scheme words that an Authorization value starts with: the credential follows.
+bool auth_scheme(std::string_view word) {
+    constexpr std::string_view schemes[] = {"basic", "bearer",    "digest",
+                                            "token", "negotiate", "ntlm"};
+    for (const std::string_view s : schemes) {
+        if (word.size() == s.size()) {
+            bool same = true;
+            for (std::size_t i = 0; same && i < s.size(); ++i) {
+                same = lower(word[i]) == s[i];
+            }
+            if (same) {
+                return true;
+            }
+        }
     }
-    changed |= redact_bearer_tokens(text);
-    changed |= redact_aws_access_keys(text);
-    if (!has_equals && !has_colon) {
-        return changed;
+    return false;
+}
+
+// Cookie, Set-Cookie: headers whose value has spaces and ';' in it.
+bool ends_with_cookie(std::string_view key) {
+    const key_words words(key);
+    return words.count() > 0 && words.word(words.count() - 1) == "cookie";
+}
+
+std::size_t line_end(std::string_view text, std::size_t from) {
+    while (from < text.size() && text[from] != '\r' && text[from] != '\n') {
+        ++from;
     }
-    // key=value and "key": "value" where the key matches: query strings, connection strings
-    // (password=...), logfmt, JSON embedded in a message.
-    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+    return from;
+}
+
+// key=value, key = value, "key": "value", 'key': 'value', \"key\":\"value\" (JSON escaped inside
+// a message) and unquoted Name: value headers, where the key matches: query strings, connection
+// strings, logfmt, JSON and headers in a message. A key is read back from its separator over
+// blanks, a quote and key characters, none of which is a separator: no byte is read back twice.
+void key_values(const redactor& r, std::string_view text, span_list& spans) {
+    const std::size_t n = text.size();
+    for (std::size_t pos = 0; pos < n; ++pos) {
         const char sep = text[pos];
         if (sep != '=' && sep != ':') {
             continue;
         }
-        std::size_t key_end = pos;
-        const bool quoted_key = sep == ':' && key_end > 0 && text[key_end - 1] == '"';
-        if (sep == ':' && !quoted_key) {
-            continue;  // "session: started" is prose; only a JSON-style "key": counts
+        if (sep == '=' && ((pos + 1 < n && text[pos + 1] == '=') ||
+                           (pos > 0 && (text[pos - 1] == '=' || text[pos - 1] == '!' ||
+                                        text[pos - 1] == '<' || text[pos - 1] == '>')))) {
+            continue;  // ==, !=, <=, >=: code, not a pair
         }
-        if (quoted_key) {
+        std::size_t key_end = pos;
+        while (key_end > 0 && blank(text[key_end - 1])) {
             --key_end;
+        }
+        char quote = '\0';
+        bool escaped = false;
+        if (key_end > 0 && (text[key_end - 1] == '"' || text[key_end - 1] == '\'')) {
+            quote = text[--key_end];
+            if (quote == '"' && key_end > 0 && text[key_end - 1] == '\\') {
+                escaped = true;
+                --key_end;
+            }
         }
         std::size_t key_begin = key_end;
         while (key_begin > 0 && key_char(text[key_begin - 1])) {
             --key_begin;
         }
-        if (key_begin == key_end ||
-            (quoted_key && (key_begin == 0 || text[key_begin - 1] != '"')) ||
-            !key_matches(std::string_view(text.data() + key_begin, key_end - key_begin))) {
+        if (key_begin == key_end) {
+            continue;
+        }
+        if (quote != '\0' && (key_begin == 0 || text[key_begin - 1] != quote ||
+                              (escaped && (key_begin < 2 || text[key_begin - 2] != '\\')))) {
+            continue;
+        }
+        const std::string_view key = text.substr(key_begin, key_end - key_begin);
+        const bool header = sep == ':' && quote == '\0';
+        if (header) {
+            // Name: value only where a name can start (not rtsp://token:pw@, not 10.0.0.1:443).
+            const char before = key_begin > 0 ? text[key_begin - 1] : '\n';
+            if (!(is_space(before) || before == ',' || before == ';' || before == '{' ||
+                  before == '(' || before == '[') ||
+                !header_key_matches(r, key)) {
+                continue;
+            }
+        } else if (!r.key_matches(key)) {
             continue;
         }
         std::size_t p = pos + 1;
-        while (sep == ':' && p < text.size() && (text[p] == ' ' || text[p] == '\t')) {
+        while (p < n && blank(text[p])) {
             ++p;
         }
         std::size_t end = p;
-        if (p < text.size() && (text[p] == '"' || text[p] == '\'')) {
-            const char quote = text[p];
+        bool check_literal = false;
+        if (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') {
+            // \"value\" inside escaped JSON.
+            p += 2;
+            end = text.find("\\\"", p);
+            end = end == std::string_view::npos ? line_end(text, p) : end;
+        } else if (p < n && (text[p] == '"' || text[p] == '\'')) {
+            const char q = text[p];
             end = ++p;
-            while (end < text.size() && text[end] != quote) {
-                end += text[end] == '\\' && end + 1 < text.size() ? 2 : 1;
+            while (end < n && text[end] != q) {
+                end += text[end] == '\\' && end + 1 < n ? 2 : 1;
             }
-            end = std::min(end, text.size());
+            end = std::min(end, n);
+        } else if (header && (key.find('-') != std::string_view::npos || ends_with_cookie(key))) {
+            end = line_end(text, p);  // a header: its value runs to the end of the line
         } else {
-            while (end < text.size() && !is_space(text[end]) &&
-                   std::strchr("&,;\"'", text[end]) == nullptr) {
+            while (end < n && !is_space(text[end]) && std::strchr("&,;\"'", text[end]) == nullptr) {
                 ++end;
             }
+            check_literal = true;
+            if (end < n && blank(text[end]) && auth_scheme(text.substr(p, end - p))) {
+                // Authorization=Basic dXNl...: the credential after the scheme word goes too.
+                if (lower(text[p]) == 'd') {
+                    end = line_end(text, end);  // Digest: its parameters, to the end of the line
+                } else {
+                    std::size_t t = end;
+                    while (t < n && blank(text[t])) {
+                        ++t;
+                    }
+                    std::size_t t_end = t;
+                    while (t_end < n && token_char(text[t_end])) {
+                        ++t_end;
+                    }
+                    end = t_end > t ? t_end : end;
+                }
+                check_literal = false;
+            }
+        }
+        if (check_literal && is_literal(text.substr(p, end - p))) {
+            continue;  // a number, true, false, null: kept, as in fields
         }
         if (end > p) {
-            pos = mask_span(text, p, end, changed) - 1;
+            add_span(spans, p, end);
+            pos = end - 1;
         }
     }
-    return changed;
 }
 
-void redactor::redact_json(nlohmann::json& value) const {
+}  // namespace
+
+bool redactor::redact_text(std::string& text) const {
+    // Cheap exits first: most rules need one of these bytes.
+    const std::string_view view(text);
+    const bool has_colon = view.find(':') != std::string_view::npos;
+    const bool has_equals = view.find('=') != std::string_view::npos;
+    // Reused by this thread: no allocation per record once warm.
+    thread_local span_list spans;
+    spans.clear();
+    std::size_t ordered = 0;  // spans[0, ordered) are sorted
+    const auto rule_done = [&] {
+        // Each rule appends its spans in order: merge them into the sorted prefix.
+        if (ordered > 0 && ordered < spans.size()) {
+            std::inplace_merge(spans.begin(), spans.begin() + static_cast<std::ptrdiff_t>(ordered),
+                               spans.end(),
+                               [](const span& a, const span& b) { return a.begin < b.begin; });
+        }
+        ordered = spans.size();
+    };
+    if (has_colon) {
+        url_credentials(view, spans);
+        rule_done();
+        authorization_headers(view, spans);
+        rule_done();
+    }
+    bearer_tokens(view, spans);
+    rule_done();
+    aws_access_keys(view, spans);
+    rule_done();
+    if (has_equals || has_colon) {
+        key_values(*this, view, spans);
+        rule_done();
+    }
+    json_web_tokens(view, spans);
+    rule_done();
+    prefixed_tokens(view, spans);
+    rule_done();
+    pem_private_keys(view, spans);
+    rule_done();
+    card_numbers(view, spans);
+    rule_done();
+    if (spans.empty()) {
+        return false;
+    }
+    // One output: overlapping spans become one mask; a span that already is the mask stays.
+    std::string out;
+    bool changed = false;
+    std::size_t copied = 0;
+    for (std::size_t i = 0; i < spans.size();) {
+        std::size_t begin = spans[i].begin;
+        std::size_t end = spans[i].end;
+        for (++i; i < spans.size() && spans[i].begin < end; ++i) {
+            end = std::max(end, spans[i].end);
+        }
+        begin = std::max(begin, copied);
+        if (view.substr(begin, end - begin) == mask) {
+            continue;
+        }
+        if (!changed) {
+            out.reserve(text.size());
+            changed = true;
+        }
+        out.append(view.substr(copied, begin - copied));
+        out.append(mask);
+        copied = end;
+    }
+    if (spans.capacity() > 4096) {
+        span_list().swap(spans);  // a huge text does not pin its spans to the thread
+    }
+    if (!changed) {
+        return false;
+    }
+    out.append(view.substr(copied));
+    text = std::move(out);
+    return true;
+}
+
+namespace {
+
+// A record_metric point: {"measurement": "...", "tags": {...}, "fields": {...}} (as the InfluxDB
+// sink recognises it).
+bool is_metric_point(const nlohmann::json& value) {
+    if (!value.is_object()) {
+        return false;
+    }
+    const auto measurement = value.find("measurement");
+    const auto fields = value.find("fields");
+    return measurement != value.end() && measurement->is_string() && fields != value.end() &&
+           fields->is_object();
+}
+
+void redact_value(const redactor& r, nlohmann::json& value, bool top) {
     if (value.is_object()) {
         for (auto it = value.begin(); it != value.end(); ++it) {
-            if (!it.value().is_null() && key_matches(it.key())) {
-                it.value() = std::string(mask);
+            nlohmann::json& v = it.value();
+            if (v.is_null() || v.is_boolean() || v.is_number()) {
+                continue;  // never masked: a type change breaks typed backends
+            }
+            if (top && it.key() == metric_field && is_metric_point(v)) {
+                // A metric point's fields are measurements, never masked; its tags are text.
+                auto tags = v.find("tags");
+                if (tags != v.end()) {
+                    redact_value(r, *tags, false);
+                }
+                r.redact_text(v["measurement"].get_ref<std::string&>());
+            } else if (r.key_matches(it.key())) {
+                v = std::string(redactor::mask);
             } else {
-                redact_json(it.value());
+                redact_value(r, v, false);
             }
         }
     } else if (value.is_array()) {
         for (auto& element : value) {
-            redact_json(element);
+            redact_value(r, element, false);
         }
     } else if (value.is_string()) {
-        redact_text(value.get_ref<std::string&>());
+        r.redact_text(value.get_ref<std::string&>());
     }
+}
+
+}  // namespace
+
+void redactor::redact_json(nlohmann::json& value) const {
+    redact_value(*this, value, true);
 }
 
 void redactor::apply(record& r) const {
