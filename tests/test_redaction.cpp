@@ -224,7 +224,7 @@ TEST_SUITE("redaction") {
         }
     }
 
-    TEST_CASE("numbers, booleans and null are never masked, whatever their key") {
+    TEST_CASE("numbers and booleans and null are never masked - whatever their key") {
         // Issue 15, item 5: a number turned into "[REDACTED]" is a field type conflict in
         // InfluxDB (the record goes to the fallback).
         const json in = {{"password", 1234},       {"token", true},      {"secret", nullptr},
@@ -241,7 +241,7 @@ TEST_SUITE("redaction") {
         CHECK(out["access_token"] == M);
     }
 
-    TEST_CASE("keys match on whole words: access_token and sessionid yes, tokens_used no") {
+    TEST_CASE("keys match on whole words: access_token and sessionid yes - tokens_used no") {
         for (const char* key :
              {"access_token", "sessionid",     "session_id",        "JSESSIONID",
               "refreshToken", "X-Api-Key",     "x_api_key",         "apiKey",
