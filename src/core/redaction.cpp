@@ -59,6 +59,13 @@ bool matches_at(std::string_view text, std::size_t pos, std::string_view word) {
     return true;
 }
 
+// Does an already masked value start at `pos`? A value that starts with the mask was redacted
+// before (maybe by another rule whose span ended there): it is the mask and nothing more, so
+// that redacting again changes nothing.
+bool masked_at(std::string_view text, std::size_t pos) {
+    return pos <= text.size() && text.substr(pos, redactor::mask.size()) == redactor::mask;
+}
+
 // What a rule wants masked: text[begin, end). Every rule reads the original text once, left to
 // right, and appends its spans in order; redact_text() then merges them and builds the output
 // once. Nothing is replaced in place (which shifted the rest of the text per mask) and no rule
@@ -165,6 +172,10 @@ void authorization_headers(std::string_view text, span_list& spans) {
         std::size_t end = p;
         const char quote =
             (p < text.size() && (text[p] == '"' || text[p] == '\'')) ? text[p] : '\0';
+        if (masked_at(text, quote != '\0' ? p + 1 : p)) {
+            pos = p;
+            continue;
+        }
         if (quote != '\0') {
             end = ++p;
             while (end < text.size() && text[end] != quote && text[end] != '\n') {
@@ -432,8 +443,8 @@ bool key_char(char c) {
 // next to its value is what names it).
 class key_words {
   public:
-    static constexpr std::size_t max_chars = 128;
-    static constexpr std::size_t max_words = 24;
+    static constexpr std::size_t max_chars = 256;
+    static constexpr std::size_t max_words = 64;
 
     explicit key_words(std::string_view key) {
         if (key.size() > max_chars) {
@@ -617,6 +628,12 @@ std::shared_ptr<const redactor> redactor::defaults() {
     return shared;
 }
 
+namespace {
+// Keys compare within the last key_words::max_chars bytes of a field's key: a key of the spec
+// must fit with room to spare.
+constexpr std::size_t max_spec_key = 64;
+}  // namespace
+
 std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
                                                     const std::string& variable) {
     const std::string trimmed = detail::lower(detail::trim(spec));
@@ -644,6 +661,11 @@ std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
             throw config_error(variable, variable + ": 'off' cannot be combined with keys; use " +
                                              variable + "=off alone");
         } else if (!item.empty()) {
+            if (item.size() > max_spec_key) {
+                throw config_error(
+                    variable, variable + ": a key of " + std::to_string(item.size()) +
+                                  " characters; keys have at most " + std::to_string(max_spec_key));
+            }
             if (!std::all_of(item.begin(), item.end(), key_char)) {
                 throw config_error(
                     variable, variable + ": '" + item +
@@ -787,6 +809,13 @@ void key_values(const redactor& r, std::string_view text, span_list& spans) {
         }
         std::size_t end = p;
         bool check_literal = false;
+        const std::size_t quote_len = (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') ? 2
+                                      : (p < n && (text[p] == '"' || text[p] == '\''))     ? 1
+                                                                                           : 0;
+        if (masked_at(text, p + quote_len)) {
+            pos = p + quote_len;
+            continue;
+        }
         if (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') {
             // \"value\" inside escaped JSON.
             p += 2;
