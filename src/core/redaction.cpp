@@ -257,34 +257,35 @@ bool base64url_char(char c) {
 // hence "eyJ"). The signature may be empty (alg "none").
 void json_web_tokens(std::string_view text, span_list& spans) {
     constexpr std::size_t min_part = 10;
-    std::size_t pos = 0;
-    while ((pos = text.find("eyJ", pos)) != std::string_view::npos) {
-        if (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.')) {
-            pos += 3;
+    const auto part_end = [&](std::size_t from) {
+        while (from < text.size() && base64url_char(text[from])) {
+            ++from;
+        }
+        return from;
+    };
+    // Found by its 'J' ('e' is the commonest letter of prose, 'J' a rare one); every search
+    // starts past what the previous candidate read.
+    std::size_t next = 2;
+    while ((next = text.find('J', next)) != std::string_view::npos) {
+        const std::size_t pos = next - 2;
+        if (text[pos] != 'e' || text[pos + 1] != 'y' ||
+            (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.'))) {
+            ++next;
             continue;
         }
-        std::size_t i = pos;
-        while (i < text.size() && base64url_char(text[i])) {
-            ++i;
-        }
-        if (i - pos < min_part || i >= text.size() || text[i] != '.') {
-            pos = i;
+        const std::size_t header = part_end(pos);
+        if (header - pos < min_part || header >= text.size() || text[header] != '.') {
+            next = header + 2;
             continue;
         }
-        std::size_t j = i + 1;
-        while (j < text.size() && base64url_char(text[j])) {
-            ++j;
-        }
-        if (j - (i + 1) < min_part || j >= text.size() || text[j] != '.') {
-            pos = j;
+        const std::size_t payload = part_end(header + 1);
+        if (payload - (header + 1) < min_part || payload >= text.size() || text[payload] != '.') {
+            next = payload + 2;
             continue;
         }
-        std::size_t k = j + 1;
-        while (k < text.size() && base64url_char(text[k])) {
-            ++k;
-        }
-        add_span(spans, pos, k);
-        pos = k;
+        const std::size_t signature = part_end(payload + 1);
+        add_span(spans, pos, signature);
+        next = signature + 2;
     }
 }
 
@@ -307,6 +308,10 @@ void prefixed_tokens(std::string_view text, span_list& spans) {
         if ((c != 'g' && c != 'x') || (pos > 0 && (is_alnum(text[pos - 1]) ||
                                                    text[pos - 1] == '_' || text[pos - 1] == '-'))) {
             continue;
+        }
+        const char second = pos + 1 < text.size() ? text[pos + 1] : '\0';
+        if (second != 'h' && second != 'i' && second != 'l' && second != 'o') {
+            continue;  // gh, gi(thub_pat_), gl(pat-), xo(x): the rest is prose
         }
         for (const shape& s : shapes) {
             if (text.compare(pos, s.prefix.size(), s.prefix) != 0) {
