@@ -343,6 +343,11 @@ TEST_SUITE("redaction") {
             {"card 5500-0000-0000-0004.", "card " + M + "."},
             {"amex 378282246310005", "amex " + M},
             {"amex 3782 822463 10005", "amex " + M},
+            // A query string percent-encoded once more.
+            {"GET /login?next=%2Fcb%3Fuser%3Dbob%26password%3Dhunter%2F2%26x%3D1 302",
+             "GET /login?next=%2Fcb%3Fuser%3Dbob%26password%3D" + M + "%26x%3D1 302"},
+            {"body=access_token%3Dabc123%26scope%3Dread",
+             "body=access_token%3D" + M + "%26scope%3Dread"},
             // A URL password containing '/'.
             {"db postgresql://app:pa/ss@db/app", "db postgresql://app:" + M + "@db/app"},
         };
@@ -365,6 +370,7 @@ TEST_SUITE("redaction") {
                  "2026-11-28 05:37:11,123 took 1234 ms",
                  "phone +1 555-123-4567",
                  "GET /search?q=tokens&page=2&sort=desc&session_count=3 200",
+                 "GET /login?next=%2Fsearch%3Fq%3Dtokens%26session_count%3D3%26page%3D2",
                  "https://example.com:8443/users/@me",
                  "http://host:8080/path?x=a@b",
                  "Basic auth disabled; token bucket refilled",

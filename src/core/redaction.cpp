@@ -704,6 +704,16 @@ bool redactor::key_matches(std::string_view key) const {
     if (keys_.empty()) {
         return false;
     }
+    // Cheap exit first (a separator after a short word is common): a key needs at least as
+    // many letters and digits as the shortest secret key.
+    std::size_t letters = 0;
+    for (const char c : key) {
+        letters += is_alnum(c) ? 1 : 0;
+    }
+    if (std::none_of(keys_.begin(), keys_.end(),
+                     [&](const std::string& secret) { return secret.size() <= letters; })) {
+        return false;
+    }
     const key_words words(key);
     return std::any_of(keys_.begin(), keys_.end(),
                        [&](const std::string& secret) { return names_secret(words, secret); });
@@ -868,6 +878,46 @@ void key_values(const redactor& r, std::string_view text, span_list& spans) {
     }
 }
 
+// key%3Dvalue%26... : a query string percent-encoded once more (a redirect target, a logged
+// form body). The key is read back to the previous '%' at most, the value up to the next
+// %26, '&', blank or quote: no byte is read twice.
+void encoded_pairs(const redactor& r, std::string_view text, span_list& spans) {
+    const std::size_t n = text.size();
+    std::size_t pos = 0;
+    while ((pos = text.find('%', pos)) != std::string_view::npos) {
+        if (pos + 3 > n || text[pos + 1] != '3' || lower(text[pos + 2]) != 'd') {
+            ++pos;
+            continue;
+        }
+        std::size_t key_begin = pos;
+        while (key_begin > 0 && key_char(text[key_begin - 1])) {
+            --key_begin;
+        }
+        const std::size_t p = pos + 3;
+        pos = p;
+        if (key_begin == pos - 3 || !r.key_matches(text.substr(key_begin, pos - 3 - key_begin)) ||
+            masked_at(text, p)) {
+            continue;
+        }
+        std::size_t end = p;
+        while (end < n && !is_space(text[end]) && std::strchr("&,;\"'%", text[end]) == nullptr) {
+            ++end;
+        }
+        // A '%' that does not end the value (%2F, %40 inside it) is part of it.
+        while (end + 2 < n && text[end] == '%' && !(text[end + 1] == '2' && text[end + 2] == '6')) {
+            ++end;
+            while (end < n && !is_space(text[end]) &&
+                   std::strchr("&,;\"'%", text[end]) == nullptr) {
+                ++end;
+            }
+        }
+        if (end > p && !is_literal(text.substr(p, end - p))) {
+            add_span(spans, p, end);
+            pos = end;
+        }
+    }
+}
+
 }  // namespace
 
 bool redactor::redact_text(std::string& text) const {
@@ -900,6 +950,10 @@ bool redactor::redact_text(std::string& text) const {
     rule_done();
     if (has_equals || has_colon) {
         key_values(*this, view, spans);
+        rule_done();
+    }
+    if (view.find('%') != std::string_view::npos) {
+        encoded_pairs(*this, view, spans);
         rule_done();
     }
     json_web_tokens(view, spans);
