@@ -307,6 +307,10 @@ TEST_SUITE("redaction") {
             {"DD-API-KEY: 0123456789abcdef", "DD-API-KEY: " + M},
             {"Cookie: sid=abc; theme=dark\nHost: x", "Cookie: " + M + "\nHost: x"},
             {"login failed, password: x", "login failed, password: " + M},
+            // A numeric secret in a query or connection string is still a secret.
+            {"host=db password=123456 user=app", "host=db password=" + M + " user=app"},
+            {"/login?user=bob&pin_code=0000&password=20261128",
+             "/login?user=bob&pin_code=0000&password=" + M},
             // Spaces around = and :, single quotes, escaped JSON inside a message.
             {"password = x user = bob", "password = " + M + " user = bob"},
             {R"({"password" : "x", "user" : "bob"})",
@@ -344,6 +348,11 @@ TEST_SUITE("redaction") {
             {"card 5500-0000-0000-0004.", "card " + M + "."},
             {"amex 378282246310005", "amex " + M},
             {"amex 3782 822463 10005", "amex " + M},
+            // A query string percent-encoded once more.
+            {"GET /login?next=%2Fcb%3Fuser%3Dbob%26password%3Dhunter%2F2%26x%3D1 302",
+             "GET /login?next=%2Fcb%3Fuser%3Dbob%26password%3D" + M + "%26x%3D1 302"},
+            {"body=access_token%3Dabc123%26scope%3Dread",
+             "body=access_token%3D" + M + "%26scope%3Dread"},
             // A URL password containing '/'.
             {"db postgresql://app:pa/ss@db/app", "db postgresql://app:" + M + "@db/app"},
         };
@@ -366,6 +375,7 @@ TEST_SUITE("redaction") {
                  "2026-11-28 05:37:11,123 took 1234 ms",
                  "phone +1 555-123-4567",
                  "GET /search?q=tokens&page=2&sort=desc&session_count=3 200",
+                 "GET /login?next=%2Fsearch%3Fq%3Dtokens%26session_count%3D3%26page%3D2",
                  "https://example.com:8443/users/@me",
                  "http://host:8080/path?x=a@b",
                  "Basic auth disabled; token bucket refilled",
@@ -392,6 +402,23 @@ TEST_SUITE("redaction") {
             CHECK(once != text);
             CHECK(redacted(once) == once);
         }
+        // Found by fuzz_redactor: spans of two rules that meet (a header to the end of the line, a
+        // key's body on the next) and a value that starts with an earlier mask.
+        for (const char* text : {"Authorization: x-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END "
+                                 "RSA PRIVATE KEY----- f",
+                                 "token: a\x7f"
+                                 "Authorization: b",
+                                 "\x01password=x token: y\x7f"
+                                 "Authorization: z\n"}) {
+            CAPTURE(std::string(text));
+            const std::string once = redacted(text);
+            CHECK(redacted(once) == once);
+        }
+        const std::string masked = "token: " + M +
+                                   "\x7f"
+                                   "Authorization: " +
+                                   M;
+        CHECK(redacted(masked) == masked);
     }
 
     TEST_CASE("LOG_X_REDACT off default and key lists") {
@@ -416,7 +443,8 @@ TEST_SUITE("redaction") {
         // The text rules stay on with any key list.
         CHECK(redacted("rtsp://u:p@h/", *only) == "rtsp://u:" + M + "@h/");
 
-        for (const char* bad : {"", " , ", "off,pin", "pin;ssn", "p in"}) {
+        const std::string too_long(65, 'k');  // keys compare on their last 256 bytes
+        for (const char* bad : {"", " , ", "off,pin", "pin;ssn", "p in", too_long.c_str()}) {
             CAPTURE(bad);
             try {
                 redactor::from_spec(bad, "LOG_X_REDACT");

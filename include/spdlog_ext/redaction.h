@@ -24,7 +24,12 @@ class redactor {
     // What replaces a secret.
     static constexpr std::string_view mask = "[REDACTED]";
 
-    // Key fragments masked by default (a field is masked when its lower-cased key contains one).
+    // Keys masked by default. A field key matches one when its words (split at _ - . and other
+    // punctuation, camelCase and letter/digit changes; lower-cased) spell it, or its plural, or
+    // one word of 5+ letters ends with it (+ "id"/"s") — unless a quantity word says the key
+    // measures it: access_token, X-Api-Key, sessionid, JSESSIONID, credentials match;
+    // tokens_used, session_count, max_tokens, active_sessions, tokenizer do not. README,
+    // "Redaction", lists the words. Keys compare as ASCII: look-alike Unicode keys are not caught.
     static const std::vector<std::string>& default_keys();
     // The default keys and every text rule; shared, immutable.
     static std::shared_ptr<const redactor> defaults();
@@ -33,18 +38,23 @@ class redactor {
     static std::shared_ptr<const redactor> from_spec(std::string_view spec,
                                                      const std::string& variable);
 
-    // Keys: fragments matched case-insensitively anywhere in a field's key.
+    // Keys: matched on whole words as default_keys() says (case, _ - . and spaces ignored).
     explicit redactor(std::vector<std::string> keys);
 
-    // The message and every field: values under a matching key (whole objects and arrays too)
-    // become the mask; other string values, at any depth, and the message go through
+    // The message and every field: string values under a matching key (whole objects and
+    // arrays too) become the mask; numbers, booleans and null are never masked (a type change
+    // breaks typed backends such as InfluxDB), nor the fields of a metric point (the `metric`
+    // field of record_metric); other string values, at any depth, and the message go through
     // redact_text.
     void apply(record& r) const;
     // Fields only, as apply() treats them.
     void redact_json(nlohmann::json& value) const;
-    // The text rules: credentials in URLs (scheme://user:[REDACTED]@host), bearer tokens,
-    // Authorization headers, AWS access key ids, and key=value / key: value pairs whose key
-    // matches. Returns true when something was masked.
+    // The text rules, linear in the text (every rule reads it once; the output is built once):
+    // credentials in URLs (scheme://user:[REDACTED]@host), bearer tokens, Authorization
+    // headers, AWS access key ids, JWTs, GitHub/GitLab/Slack tokens, PEM private key bodies,
+    // Luhn-valid card numbers, and key=value / key: value / "key": "value" pairs (also with
+    // spaces, single quotes, escaped JSON, Name: value headers) whose key matches, unless the
+    // value is an unquoted number, true, false or null. Returns true when something was masked.
     bool redact_text(std::string& text) const;
 
     bool key_matches(std::string_view key) const;

@@ -59,6 +59,13 @@ bool matches_at(std::string_view text, std::size_t pos, std::string_view word) {
     return true;
 }
 
+// Does an already masked value start at `pos`? A value that starts with the mask was redacted
+// before (maybe by another rule whose span ended there): it is the mask and nothing more, so
+// that redacting again changes nothing.
+bool masked_at(std::string_view text, std::size_t pos) {
+    return pos <= text.size() && text.substr(pos, redactor::mask.size()) == redactor::mask;
+}
+
 // What a rule wants masked: text[begin, end). Every rule reads the original text once, left to
 // right, and appends its spans in order; redact_text() then merges them and builds the output
 // once. Nothing is replaced in place (which shifted the rest of the text per mask) and no rule
@@ -165,6 +172,10 @@ void authorization_headers(std::string_view text, span_list& spans) {
         std::size_t end = p;
         const char quote =
             (p < text.size() && (text[p] == '"' || text[p] == '\'')) ? text[p] : '\0';
+        if (masked_at(text, quote != '\0' ? p + 1 : p)) {
+            pos = p;
+            continue;
+        }
         if (quote != '\0') {
             end = ++p;
             while (end < text.size() && text[end] != quote && text[end] != '\n') {
@@ -246,34 +257,35 @@ bool base64url_char(char c) {
 // hence "eyJ"). The signature may be empty (alg "none").
 void json_web_tokens(std::string_view text, span_list& spans) {
     constexpr std::size_t min_part = 10;
-    std::size_t pos = 0;
-    while ((pos = text.find("eyJ", pos)) != std::string_view::npos) {
-        if (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.')) {
-            pos += 3;
+    const auto part_end = [&](std::size_t from) {
+        while (from < text.size() && base64url_char(text[from])) {
+            ++from;
+        }
+        return from;
+    };
+    // Found by its 'J' ('e' is the commonest letter of prose, 'J' a rare one); every search
+    // starts past what the previous candidate read.
+    std::size_t next = 2;
+    while ((next = text.find('J', next)) != std::string_view::npos) {
+        const std::size_t pos = next - 2;
+        if (text[pos] != 'e' || text[pos + 1] != 'y' ||
+            (pos > 0 && (base64url_char(text[pos - 1]) || text[pos - 1] == '.'))) {
+            ++next;
             continue;
         }
-        std::size_t i = pos;
-        while (i < text.size() && base64url_char(text[i])) {
-            ++i;
-        }
-        if (i - pos < min_part || i >= text.size() || text[i] != '.') {
-            pos = i;
+        const std::size_t header = part_end(pos);
+        if (header - pos < min_part || header >= text.size() || text[header] != '.') {
+            next = header + 2;
             continue;
         }
-        std::size_t j = i + 1;
-        while (j < text.size() && base64url_char(text[j])) {
-            ++j;
-        }
-        if (j - (i + 1) < min_part || j >= text.size() || text[j] != '.') {
-            pos = j;
+        const std::size_t payload = part_end(header + 1);
+        if (payload - (header + 1) < min_part || payload >= text.size() || text[payload] != '.') {
+            next = payload + 2;
             continue;
         }
-        std::size_t k = j + 1;
-        while (k < text.size() && base64url_char(text[k])) {
-            ++k;
-        }
-        add_span(spans, pos, k);
-        pos = k;
+        const std::size_t signature = part_end(payload + 1);
+        add_span(spans, pos, signature);
+        next = signature + 2;
     }
 }
 
@@ -296,6 +308,10 @@ void prefixed_tokens(std::string_view text, span_list& spans) {
         if ((c != 'g' && c != 'x') || (pos > 0 && (is_alnum(text[pos - 1]) ||
                                                    text[pos - 1] == '_' || text[pos - 1] == '-'))) {
             continue;
+        }
+        const char second = pos + 1 < text.size() ? text[pos + 1] : '\0';
+        if (second != 'h' && second != 'i' && second != 'l' && second != 'o') {
+            continue;  // gh, gi(thub_pat_), gl(pat-), xo(x): the rest is prose
         }
         for (const shape& s : shapes) {
             if (text.compare(pos, s.prefix.size(), s.prefix) != 0) {
@@ -432,8 +448,8 @@ bool key_char(char c) {
 // next to its value is what names it).
 class key_words {
   public:
-    static constexpr std::size_t max_chars = 128;
-    static constexpr std::size_t max_words = 24;
+    static constexpr std::size_t max_chars = 256;
+    static constexpr std::size_t max_words = 64;
 
     explicit key_words(std::string_view key) {
         if (key.size() > max_chars) {
@@ -617,6 +633,12 @@ std::shared_ptr<const redactor> redactor::defaults() {
     return shared;
 }
 
+namespace {
+// Keys compare within the last key_words::max_chars bytes of a field's key: a key of the spec
+// must fit with room to spare.
+constexpr std::size_t max_spec_key = 64;
+}  // namespace
+
 std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
                                                     const std::string& variable) {
     const std::string trimmed = detail::lower(detail::trim(spec));
@@ -644,6 +666,11 @@ std::shared_ptr<const redactor> redactor::from_spec(std::string_view spec,
             throw config_error(variable, variable + ": 'off' cannot be combined with keys; use " +
                                              variable + "=off alone");
         } else if (!item.empty()) {
+            if (item.size() > max_spec_key) {
+                throw config_error(
+                    variable, variable + ": a key of " + std::to_string(item.size()) +
+                                  " characters; keys have at most " + std::to_string(max_spec_key));
+            }
             if (!std::all_of(item.begin(), item.end(), key_char)) {
                 throw config_error(
                     variable, variable + ": '" + item +
@@ -675,6 +702,16 @@ redactor::redactor(std::vector<std::string> keys) {
 
 bool redactor::key_matches(std::string_view key) const {
     if (keys_.empty()) {
+        return false;
+    }
+    // Cheap exit first (a separator after a short word is common): a key needs at least as
+    // many letters and digits as the shortest secret key.
+    std::size_t letters = 0;
+    for (const char c : key) {
+        letters += is_alnum(c) ? 1 : 0;
+    }
+    if (std::none_of(keys_.begin(), keys_.end(),
+                     [&](const std::string& secret) { return secret.size() <= letters; })) {
         return false;
     }
     const key_words words(key);
@@ -787,6 +824,13 @@ void key_values(const redactor& r, std::string_view text, span_list& spans) {
         }
         std::size_t end = p;
         bool check_literal = false;
+        const std::size_t quote_len = (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') ? 2
+                                      : (p < n && (text[p] == '"' || text[p] == '\''))     ? 1
+                                                                                           : 0;
+        if (masked_at(text, p + quote_len)) {
+            pos = p + quote_len;
+            continue;
+        }
         if (p + 1 < n && text[p] == '\\' && text[p + 1] == '"') {
             // \"value\" inside escaped JSON.
             p += 2;
@@ -824,12 +868,58 @@ void key_values(const redactor& r, std::string_view text, span_list& spans) {
                 check_literal = false;
             }
         }
-        if (check_literal && is_literal(text.substr(p, end - p))) {
-            continue;  // a number, true, false, null: kept, as in fields
+        // key: 1234 (prose, YAML: "tokens: 1234 used") keeps a number, true, false or null, as
+        // fields do; key=1234 (query strings, conninfo, logfmt: password=123456) keeps only
+        // true, false and null. Inside a string a masked number changes no field's type.
+        const std::string_view value = text.substr(p, end - p);
+        if (check_literal &&
+            (sep == ':' ? is_literal(value)
+                        : value == "true" || value == "false" || value == "null")) {
+            continue;
         }
         if (end > p) {
             add_span(spans, p, end);
             pos = end - 1;
+        }
+    }
+}
+
+// key%3Dvalue%26... : a query string percent-encoded once more (a redirect target, a logged
+// form body). The key is read back to the previous '%' at most, the value up to the next
+// %26, '&', blank or quote: no byte is read twice.
+void encoded_pairs(const redactor& r, std::string_view text, span_list& spans) {
+    const std::size_t n = text.size();
+    std::size_t pos = 0;
+    while ((pos = text.find('%', pos)) != std::string_view::npos) {
+        if (pos + 3 > n || text[pos + 1] != '3' || lower(text[pos + 2]) != 'd') {
+            ++pos;
+            continue;
+        }
+        std::size_t key_begin = pos;
+        while (key_begin > 0 && key_char(text[key_begin - 1])) {
+            --key_begin;
+        }
+        const std::size_t p = pos + 3;
+        pos = p;
+        if (key_begin == pos - 3 || !r.key_matches(text.substr(key_begin, pos - 3 - key_begin)) ||
+            masked_at(text, p)) {
+            continue;
+        }
+        std::size_t end = p;
+        while (end < n && !is_space(text[end]) && std::strchr("&,;\"'%", text[end]) == nullptr) {
+            ++end;
+        }
+        // A '%' that does not end the value (%2F, %40 inside it) is part of it.
+        while (end + 2 < n && text[end] == '%' && !(text[end + 1] == '2' && text[end + 2] == '6')) {
+            ++end;
+            while (end < n && !is_space(text[end]) &&
+                   std::strchr("&,;\"'%", text[end]) == nullptr) {
+                ++end;
+            }
+        }
+        if (end > p && !is_literal(text.substr(p, end - p))) {
+            add_span(spans, p, end);
+            pos = end;
         }
     }
 }
@@ -866,6 +956,10 @@ bool redactor::redact_text(std::string& text) const {
     rule_done();
     if (has_equals || has_colon) {
         key_values(*this, view, spans);
+        rule_done();
+    }
+    if (view.find('%') != std::string_view::npos) {
+        encoded_pairs(*this, view, spans);
         rule_done();
     }
     json_web_tokens(view, spans);
