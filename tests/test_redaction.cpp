@@ -356,7 +356,9 @@ TEST_SUITE("redaction") {
             // A URL password containing '/'.
             {"db postgresql://app:pa/ss@db/app", "db postgresql://app:" + M + "@db/app"},
         };
-        for (const auto& [in, want] : cases) {
+        for (const auto& c : cases) {  // not a structured binding: CAPTURE is a lambda
+            const std::string& in = c.first;
+            const std::string& want = c.second;
             CAPTURE(in);
             CHECK(redacted(in) == want);
             CHECK(redacted(want) == want);  // idempotent
