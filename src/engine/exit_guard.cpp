@@ -20,7 +20,6 @@ namespace spdlog_ext::detail {
 
 namespace {
 
-std::atomic<bool> exiting{false};
 std::atomic<bool> exit_done{false};
 
 // Never destroyed: the hook and late workers use it while static destructors run.
@@ -46,7 +45,6 @@ void init_openssl() {
 }
 
 void stop_every_engine() noexcept {
-    exiting.store(true);
     std::vector<std::shared_ptr<engine_core>> cores;
     {
         std::lock_guard<std::mutex> lock(engines().mu);
@@ -92,10 +90,6 @@ void track_for_exit(const std::shared_ptr<engine_core>& core) {
         state.prune_at = std::max<std::size_t>(64, state.cores.size() * 2);
     }
     state.cores.push_back(core);
-}
-
-bool process_exiting() noexcept {
-    return exiting.load(std::memory_order_relaxed);
 }
 
 bool process_exit_done() noexcept {

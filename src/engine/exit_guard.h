@@ -18,9 +18,8 @@ class engine_core;
 // Called by every engine when it starts. Not keeping it alive.
 void track_for_exit(const std::shared_ptr<engine_core>& core);
 
-// True once the exit hook has started / finished. After it finished the libraries may be gone:
-// a worker that outlived its deadline must not open a connection or call a backend any more.
-bool process_exiting() noexcept;
+// True once the exit hook has finished. The TLS libraries may be gone then: a worker that
+// outlived its deadline must not open a connection any more.
 bool process_exit_done() noexcept;
 
 }  // namespace spdlog_ext::detail
