@@ -51,6 +51,17 @@ struct postgres_config {
     std::chrono::milliseconds retention_interval = std::chrono::minutes(10);
     std::size_t retention_chunk_rows = 5000;  // rows per DELETE (bounds lock time)
     std::chrono::seconds connect_timeout = std::chrono::seconds(10);
+    // Bounds on an established connection (libpq parameters; a value the conninfo sets itself
+    // wins). TCP keepalives find a peer that vanished; tcp_user_timeout ends a connection whose
+    // sent data stays unacknowledged; 0 leaves a setting to the OS / server.
+    std::chrono::seconds keepalives_idle = std::chrono::seconds(10);
+    std::chrono::seconds keepalives_interval = std::chrono::seconds(5);
+    int keepalives_count = 3;
+    std::chrono::milliseconds tcp_user_timeout = std::chrono::seconds(30);
+    // The server cancels a statement of the sink's running longer (SET after connecting), and
+    // the worker gives up waiting for a reply after statement_timeout + max(tcp_user_timeout,
+    // 1 s): a path that swallows packets but keeps the socket open cannot hold it. 0: neither.
+    std::chrono::milliseconds statement_timeout = std::chrono::seconds(30);
     engine_config engine;  // queue, batching, retry, fallback (name defaults to "postgres")
 
     // The (unquoted) table name: "<prefix>_logs" or "logs".

@@ -10,15 +10,20 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/text.h"
 #include "core/utf8.h"
@@ -87,12 +92,22 @@ using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
 class pg_connection {
   public:
-    // Connects without blocking in libpq (PQconnectStart/PQconnectPoll), so that `abort` (set by
-    // interrupt() at the shutdown deadline) and `timeout` end the attempt; libpq enforces its
-    // connect_timeout only in its blocking calls. The conninfo's own connect_timeout wins.
-    pg_connection(const std::string& conninfo, const std::atomic<bool>& abort,
-                  std::chrono::milliseconds timeout)
-        : conn_(PQconnectStart(conninfo.c_str())) {
+    // Connects without blocking in libpq (PQconnectStartParams/PQconnectPoll), so that `abort`
+    // (set by interrupt() at the shutdown deadline) and `timeout` end the attempt; libpq enforces
+    // its connect_timeout only in its blocking calls. The conninfo's own connect_timeout wins.
+    // `settings.params` follow the conninfo (expanded as "dbname") and so override it.
+    pg_connection(const std::string& conninfo, const session_settings& settings,
+                  const std::atomic<bool>& abort, std::chrono::milliseconds timeout)
+        : abort_(abort), reply_limit_(settings.reply_limit) {
+        std::vector<const char*> keywords{"dbname"};
+        std::vector<const char*> values{conninfo.c_str()};
+        for (const auto& [keyword, value] : settings.params) {
+            keywords.push_back(keyword.c_str());
+            values.push_back(value.c_str());
+        }
+        keywords.push_back(nullptr);
+        values.push_back(nullptr);
+        conn_ = PQconnectStartParams(keywords.data(), values.data(), 1);
         if (conn_ == nullptr) {
             throw pg_error("cannot connect to PostgreSQL: out of memory", "", true);
         }
@@ -124,8 +139,19 @@ class pg_connection {
         if (PQstatus(conn_) != CONNECTION_OK) {
             give_up(PQerrorMessage(conn_));
         }
+        // Every later call waits in poll() here, not inside libpq: bounded by reply_limit_ and
+        // ended by `abort`, even on a path that swallows packets but keeps the socket open.
+        if (PQsetnonblocking(conn_, 1) != 0) {
+            give_up(PQerrorMessage(conn_));
+        }
+        // Made here, on the worker: interrupt() takes it to another thread (PQcancel is the
+        // one libpq call that may run concurrently with the connection's owner).
+        cancel_ = PQgetCancel(conn_);
     }
     ~pg_connection() {
+        if (cancel_ != nullptr) {
+            PQfreeCancel(cancel_);
+        }
         if (conn_ != nullptr) {
             PQfinish(conn_);
         }
@@ -133,11 +159,11 @@ class pg_connection {
     pg_connection(const pg_connection&) = delete;
     pg_connection& operator=(const pg_connection&) = delete;
 
-    bool ok() const noexcept { return PQstatus(conn_) == CONNECTION_OK; }
+    bool ok() const noexcept { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
     // Runs a statement; throws pg_error unless it succeeds. Returns its result.
     result_ptr exec(const std::string& sql) {
-        result_ptr r(PQexec(conn_, sql.c_str()));
+        result_ptr r = send_and_wait(sql);
         check(r.get(), PGRES_COMMAND_OK, PGRES_TUPLES_OK);
         return r;
     }
@@ -147,32 +173,48 @@ class pg_connection {
 
     // COPY ... FROM STDIN with `data` (COPY text format), sent in large chunks.
     void copy_in(const std::string& copy_sql, const std::string& data) {
-        result_ptr start(PQexec(conn_, copy_sql.c_str()));
+        result_ptr start = send_and_wait(copy_sql);
         check(start.get(), PGRES_COPY_IN, PGRES_COPY_IN);
         constexpr std::size_t chunk = 1u << 20;
         for (std::size_t at = 0; at < data.size(); at += chunk) {
             const auto n = static_cast<int>(std::min(chunk, data.size() - at));
-            if (PQputCopyData(conn_, data.data() + at, n) != 1) {
+            int queued;
+            while ((queued = PQputCopyData(conn_, data.data() + at, n)) == 0) {
+                flush();  // libpq's buffer is full: send some first
+            }
+            if (queued != 1) {
                 fail(nullptr);
             }
+            flush();
         }
-        if (PQputCopyEnd(conn_, nullptr) != 1) {
+        int ended;
+        while ((ended = PQputCopyEnd(conn_, nullptr)) == 0) {
+            flush();
+        }
+        if (ended != 1) {
             fail(nullptr);
         }
+        flush();
         // The COPY's outcome, then nothing more (drain every result libpq has).
-        result_ptr outcome(PQgetResult(conn_));
-        for (result_ptr extra(PQgetResult(conn_)); extra; extra.reset(PQgetResult(conn_))) {
-        }
-        check(outcome.get(), PGRES_COMMAND_OK, PGRES_COMMAND_OK);
+        check(last_result().get(), PGRES_COMMAND_OK, PGRES_COMMAND_OK);
     }
 
-    void cancel() noexcept {
-        if (PGcancel* c = PQgetCancel(conn_)) {
-            char err[256];
-            PQcancel(c, err, sizeof err);
-            PQfreeCancel(c);
+    // The cancel object, for interrupt() to use on another thread; nullptr after the first call.
+    PGcancel* take_cancel() noexcept { return std::exchange(cancel_, nullptr); }
+
+    // TLS as libpq negotiated it: {"tls": false} or {"tls": true, "tls_protocol", "tls_cipher"}.
+    nlohmann::json tls_description() const {
+        nlohmann::json out{{"tls", PQsslInUse(conn_) == 1}};
+        if (PQsslInUse(conn_) == 1) {
+            for (const char* attribute : {"protocol", "cipher"}) {
+                const char* value = PQsslAttribute(conn_, attribute);
+                out[std::string("tls_") + attribute] = value != nullptr ? value : "";
+            }
         }
+        return out;
     }
+
+    int server_version() const noexcept { return PQserverVersion(conn_); }
 
   private:
     [[noreturn]] void give_up(const std::string& message) {
@@ -197,6 +239,83 @@ class pg_connection {
             PQconninfoFree(options);
         }
         return found;
+    }
+
+    // Sends `sql` and returns its result (the last one, or the first error; a COPY's start).
+    result_ptr send_and_wait(const std::string& sql) {
+        if (PQsendQuery(conn_, sql.c_str()) != 1) {
+            fail(nullptr);
+        }
+        flush();
+        return last_result();
+    }
+
+    result_ptr last_result() {
+        result_ptr kept;
+        for (result_ptr r = next_result(); r; r = next_result()) {
+            const ExecStatusType status = PQresultStatus(r.get());
+            if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+                return r;  // the caller goes on with the copy
+            }
+            if (!kept || PQresultStatus(kept.get()) != PGRES_FATAL_ERROR) {
+                kept = std::move(r);
+            }
+        }
+        return kept;
+    }
+
+    result_ptr next_result() {
+        while (PQisBusy(conn_) == 1) {
+            wait_socket(false);
+        }
+        return result_ptr(PQgetResult(conn_));
+    }
+
+    // Sends what libpq has buffered (non-blocking mode).
+    void flush() {
+        for (int left = PQflush(conn_); left != 0; left = PQflush(conn_)) {
+            if (left < 0) {
+                fail(nullptr);
+            }
+            wait_socket(true);
+        }
+    }
+
+    // Waits until the socket can be read (or written, `for_write`), then lets libpq read what
+    // came (the server may answer while we send). Polls in short slices to see `abort_`; gives
+    // the connection up when nothing moves for reply_limit_.
+    void wait_socket(bool for_write) {
+        const auto start = std::chrono::steady_clock::now();
+        for (;;) {
+            if (abort_.load()) {
+                lose("interrupted (shutdown deadline)");
+            }
+            const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start);
+            if (reply_limit_.count() > 0 && waited >= reply_limit_) {
+                lose("no reply from PostgreSQL within " + std::to_string(reply_limit_.count()) +
+                     " ms (statement_timeout + max(tcp_user_timeout, 1 s))");
+            }
+            pollfd fd{PQsocket(conn_), static_cast<short>(POLLIN | (for_write ? POLLOUT : 0)), 0};
+            if (fd.fd < 0) {
+                fail(nullptr);
+            }
+            const int ready = ::poll(&fd, 1, 100);
+            if (ready > 0) {
+                if (PQconsumeInput(conn_) != 1) {
+                    fail(nullptr);
+                }
+                return;
+            }
+            if (ready < 0 && errno != EINTR) {
+                lose(std::string("poll failed: ") + std::strerror(errno));
+            }
+        }
+    }
+
+    [[noreturn]] void lose(const std::string& why) {
+        broken_ = true;  // libpq still thinks it is fine: the caller must drop it
+        throw pg_error(why, "", true);
     }
 
     void check(PGresult* r, ExecStatusType want, ExecStatusType also) {
@@ -227,7 +346,11 @@ class pg_connection {
         return quoted;
     }
 
-    PGconn* conn_;
+    PGconn* conn_ = nullptr;
+    PGcancel* cancel_ = nullptr;  // guarded by the backend's conn_mu_ once published
+    const std::atomic<bool>& abort_;
+    const std::chrono::milliseconds reply_limit_;
+    bool broken_ = false;
 };
 
 class postgres_backend final : public backend {
@@ -235,6 +358,7 @@ class postgres_backend final : public backend {
     postgres_backend(postgres_config cfg, std::string conninfo)
         : cfg_(std::move(cfg)),
           conninfo_(std::move(conninfo)),
+          settings_(session_settings_for(cfg_, conninfo_)),
           instance_(random_instance_id()),
           pid_text_(std::to_string(process_id())),
           encoder_(pid_text_, host_name()),
@@ -248,6 +372,7 @@ class postgres_backend final : public backend {
         }
         const std::string batch_id = instance_ + "-" + std::to_string(ctx.batch_id);
         bool committing = false;
+        bool recording_id = false;
         try {
             // A retry first asks whether an earlier try committed (its reply may have been lost).
             if (ctx.attempt > 0 && batch_committed(batch_id)) {
@@ -256,6 +381,7 @@ class postgres_backend final : public backend {
             encoder_.encode(batch, buffer_);
             conn_->exec("BEGIN");
             conn_->copy_in(copy_sql_, buffer_);
+            recording_id = true;
             conn_->exec("INSERT INTO " + batches_ + " (batch_id, row_count) VALUES (" +
                         conn_->quote(batch_id) + ", " + std::to_string(batch.size()) + ")");
             committing = true;
@@ -269,6 +395,11 @@ class postgres_backend final : public backend {
                 return batch_result::retry(what + e.what(), std::nullopt, committing);
             }
             rollback();
+            if (recording_id && e.sqlstate == "23505") {
+                // The id is there: an earlier try, whose connection we gave up while its COMMIT
+                // was on the way, committed after our check. Writing again would duplicate.
+                return batch_result::delivered();
+            }
             if (is_data_error(e.sqlstate)) {
                 return batch_result::with(
                     batch_result::outcome::isolate,
@@ -282,11 +413,30 @@ class postgres_backend final : public backend {
         }
     }
 
+    // Never blocks: the worker's waits see abort_ within 100 ms and drop the connection. The
+    // cancel request (so the server stops a running statement now, not when it next writes to
+    // the closed socket) goes from a detached thread that owns the PGcancel: PQcancel connects
+    // and waits for the server, which on a dead path can take as long as TCP does, and that
+    // must not hold shutdown past its deadline.
     void interrupt() noexcept override {
-        abort_.store(true);  // ends a connection attempt; the engine is past its deadline
-        std::lock_guard<std::mutex> lock(conn_mu_);
-        if (conn_) {
-            conn_->cancel();
+        abort_.store(true);  // ends a connection attempt or a wait; the engine is past its deadline
+        PGcancel* cancel = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(conn_mu_);
+            if (conn_) {
+                cancel = conn_->take_cancel();
+            }
+        }
+        if (cancel != nullptr) {
+            try {
+                std::thread([cancel] {
+                    char error[256];
+                    (void)PQcancel(cancel, error, sizeof error);
+                    PQfreeCancel(cancel);
+                }).detach();
+            } catch (...) {  // no thread: the server notices the closed connection instead
+                PQfreeCancel(cancel);
+            }
         }
     }
 
@@ -319,9 +469,16 @@ class postgres_backend final : public backend {
     }
 
     nlohmann::json extra_stats() const override {
-        return nlohmann::json{{"connected", connected_.load()},
-                              {"table", display_table_},
-                              {"retention_deleted", retention_deleted_.load()}};
+        nlohmann::json out{{"connected", connected_.load()},
+                           {"table", display_table_},
+                           {"retention_deleted", retention_deleted_.load()}};
+        std::lock_guard<std::mutex> lock(tls_mu_);
+        if (connected_.load()) {
+            out.update(tls_);  // tls: whether this connection is encrypted, and how
+        } else {
+            out["tls"] = nullptr;  // not connected: unknown
+        }
+        return out;
     }
 
   private:
@@ -337,11 +494,18 @@ class postgres_backend final : public backend {
                     error = "not connecting: the process is exiting";
                     return false;
                 }
-                auto fresh =
-                    std::make_unique<pg_connection>(conninfo_, abort_, cfg_.connect_timeout);
-                std::lock_guard<std::mutex> lock(conn_mu_);
-                conn_ = std::move(fresh);
+                auto fresh = std::make_unique<pg_connection>(conninfo_, settings_, abort_,
+                                                             cfg_.connect_timeout);
+                {
+                    std::lock_guard<std::mutex> lock(tls_mu_);
+                    tls_ = fresh->tls_description();
+                }
+                {
+                    std::lock_guard<std::mutex> lock(conn_mu_);
+                    conn_ = std::move(fresh);
+                }
                 schema_checked_ = false;
+                apply_timeouts();
             }
             if (!schema_checked_) {
                 set_up_schema();
@@ -361,6 +525,20 @@ class postgres_backend final : public backend {
             }
         }
         return false;
+    }
+
+    // The server's bounds for this session: a statement of ours runs at most statement_timeout,
+    // and a transaction left open by a connection we gave up (its COMMIT lost on the way) ends
+    // as soon, releasing its locks (the batch id a retry inserts again).
+    void apply_timeouts() {
+        const auto ms = settings_.statement_timeout.count();
+        if (ms <= 0) {
+            return;
+        }
+        conn_->exec("SET statement_timeout = " + std::to_string(ms));
+        if (conn_->server_version() >= 90600) {
+            conn_->exec("SET idle_in_transaction_session_timeout = " + std::to_string(ms));
+        }
     }
 
     void drop_connection() {
@@ -497,6 +675,7 @@ class postgres_backend final : public backend {
 
     postgres_config cfg_;
     std::string conninfo_;
+    const session_settings settings_;
     std::string instance_;  // makes batch ids unique across processes and restarts
     const std::string pid_text_;
     std::mutex conn_mu_;              // guards conn_ against interrupt() from another thread
@@ -512,6 +691,8 @@ class postgres_backend final : public backend {
     std::string buffer_;               // the batch's COPY text, reused
     const std::string display_table_;  // for messages and stats (read from other threads)
     std::atomic<bool> connected_{false};
+    mutable std::mutex tls_mu_;
+    nlohmann::json tls_ = nlohmann::json::object();  // of the current connection
     std::atomic<std::uint64_t> retention_deleted_{0};
     std::chrono::steady_clock::time_point last_housekeeping_{};
 };

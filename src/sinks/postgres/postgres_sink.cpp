@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sinks/postgres/postgres_backend.h"
@@ -23,11 +26,21 @@ bool is_uri(const std::string& conninfo) {
     return conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
 }
 
+// The userinfo of a URI (user[:password]@host): up to the last '@' before the query, so that a
+// raw '@' or '/' in a password (which libpq would split at: the rest would become the host and
+// appear in its errors) is still all masked. npos when there is none.
+std::size_t userinfo_end(const std::string& conninfo) {
+    const auto start = conninfo.find("://") + 3;
+    const auto query = conninfo.find('?', start);
+    const auto at = conninfo.rfind('@', query == std::string::npos ? query : query - 1);
+    return at == std::string::npos || at < start ? std::string::npos : at;
+}
+
 // The password of a URI (user:password@host) or keyword string (password=...), to mask it.
 std::string password_of(const std::string& conninfo) {
     if (is_uri(conninfo)) {
         const auto start = conninfo.find("://") + 3;
-        const auto at = conninfo.find('@', start);
+        const auto at = userinfo_end(conninfo);
         const auto colon = conninfo.find(':', start);
         if (at != std::string::npos && colon != std::string::npos && colon < at) {
             return conninfo.substr(colon + 1, at - colon - 1);
@@ -59,6 +72,51 @@ std::string password_of(const std::string& conninfo) {
     return conninfo.substr(pos, end == std::string::npos ? end : end - pos);
 }
 
+std::string percent_decoded(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+// True when a URI's user name or password holds a raw '@' or '/'. libpq splits the userinfo at
+// the first '@' and ends the host part at the first '/', so the rest of the password would
+// become a host, port or database name, and appear in its messages. The userinfo is taken up
+// to the last '@' (an '@' in a database name after a user must be percent-encoded too).
+bool raw_reserved_in_userinfo(const std::string& conninfo) {
+    const auto start = conninfo.find("://") + 3;
+    const auto at = userinfo_end(conninfo);
+    if (at == std::string::npos) {
+        return false;
+    }
+    const std::string userinfo = conninfo.substr(start, at - start);
+    if (userinfo.find('@') != std::string::npos) {
+        return true;
+    }
+    const auto slash = userinfo.find('/');
+    if (slash == std::string::npos) {
+        return false;
+    }
+    // "host:5432/db@x" names a database with an '@' after a host and port: no password there.
+    const std::string authority = userinfo.substr(0, slash);
+    const auto colon = authority.rfind(':');
+    if (colon == std::string::npos || authority.find(']', colon) != std::string::npos) {
+        return false;
+    }
+    const std::string after = authority.substr(colon + 1);
+    return after.empty() || !std::all_of(after.begin(), after.end(), [](unsigned char c) {
+               return std::isdigit(c) != 0 || c == ',';
+           });
+}
+
 // The password and, when a keyword string's password is malformed (unquoted, with spaces), the
 // words after it up to the next keyword=value: what must never appear in a message.
 std::vector<std::string> secrets_of(const std::string& conninfo) {
@@ -66,6 +124,9 @@ std::vector<std::string> secrets_of(const std::string& conninfo) {
     const std::string password = password_of(conninfo);
     if (!password.empty()) {
         secrets.push_back(password);
+        if (is_uri(conninfo) && password.find('%') != std::string::npos) {
+            secrets.push_back(percent_decoded(password));  // what libpq sends and may echo
+        }
         if (!is_uri(conninfo)) {
             auto pos = conninfo.find(password, conninfo.find("password"));
             pos = pos == std::string::npos ? pos : pos + password.size();
@@ -156,6 +217,73 @@ postgres_config postgres_config::from_env() {
 
 namespace detail {
 
+namespace {
+// libpq takes keepalive times in whole seconds: round up, so 500ms does not become "off".
+std::chrono::seconds whole_seconds(std::chrono::milliseconds d) {
+    return std::chrono::duration_cast<std::chrono::seconds>(d + std::chrono::milliseconds(999));
+}
+
+// True when this libpq knows the connection parameter (tcp_user_timeout needs libpq 12).
+bool libpq_knows(const char* keyword) {
+    std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> defaults(PQconndefaults(),
+                                                                            PQconninfoFree);
+    for (const PQconninfoOption* o = defaults.get(); o && o->keyword; ++o) {
+        if (std::string_view(o->keyword) == keyword) {
+            return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+session_settings session_settings_for(const postgres_config& cfg, const std::string& conninfo) {
+    session_settings out;
+    std::set<std::string> own;  // parameters the connection string sets itself: they win
+    std::string own_options;
+    char* error = nullptr;
+    if (PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error)) {
+        for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+            if (o->val != nullptr) {
+                own.insert(o->keyword);
+                if (std::string_view(o->keyword) == "options") {
+                    own_options = o->val;
+                }
+            }
+        }
+        PQconninfoFree(options);
+    }
+    PQfreemem(error);
+    // The COPY text is UTF-8: under another client_encoding (PGCLIENTENCODING=SJIS, or one in
+    // the string) the server re-reads its bytes, an escaping backslash after a byte it takes for
+    // a lead byte becomes part of a character, and columns shift. Always forced: it comes after
+    // the string and overrides both.
+    out.params.emplace_back("client_encoding", "UTF8");
+    const auto add = [&](const char* keyword, long long value) {
+        if (value > 0 && own.count(keyword) == 0 && libpq_knows(keyword)) {
+            out.params.emplace_back(keyword, std::to_string(value));
+        }
+    };
+    if (own.count("keepalives") == 0) {
+        out.params.emplace_back("keepalives", "1");
+    }
+    add("keepalives_idle", cfg.keepalives_idle.count());
+    add("keepalives_interval", cfg.keepalives_interval.count());
+    add("keepalives_count", cfg.keepalives_count);
+    add("tcp_user_timeout", cfg.tcp_user_timeout.count());
+    if (own.count("options") == 0) {
+        own_options = getenv_value("PGOPTIONS").value_or("");
+    }
+    out.statement_timeout = own_options.find("statement_timeout") == std::string::npos
+                                ? cfg.statement_timeout
+                                : std::chrono::milliseconds(0);
+    if (cfg.statement_timeout.count() > 0) {
+        out.reply_limit =
+            cfg.statement_timeout +
+            std::max<std::chrono::milliseconds>(cfg.tcp_user_timeout, std::chrono::seconds(1));
+    }
+    return out;
+}
+
 std::string resolve_conninfo(const postgres_config& cfg) {
     std::string conninfo = cfg.conninfo;
     if (conninfo.empty()) {
@@ -196,6 +324,12 @@ void validate_conninfo(const postgres_config& cfg) {
         }
     }
     const std::string conninfo = resolve_conninfo(cfg);
+    if (is_uri(conninfo) && raw_reserved_in_userinfo(conninfo)) {
+        throw config_error(variable,
+                           label +
+                               ": the URL's user name or password holds a raw '@' or '/': "
+                               "percent-encode it ('@' as %40, '/' as %2F, ':' as %3A)");
+    }
     const auto secrets = secrets_of(conninfo);
     char* error = nullptr;
     std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> options(
@@ -263,6 +397,23 @@ void validate_postgres_config(const postgres_config& cfg) {
             "LOG_POSTGRES_TABLE_PREFIX",
             "LOG_POSTGRES_TABLE_PREFIX / LOG_POSTGRES_SCHEMA: names cannot hold NUL");
     }
+    if (cfg.keepalives_idle.count() < 0 || cfg.keepalives_interval.count() < 0 ||
+        cfg.keepalives_count < 0) {
+        throw config_error(
+            "LOG_POSTGRES_KEEPALIVES_IDLE",
+            "LOG_POSTGRES_KEEPALIVES_IDLE / _INTERVAL / _COUNT (keepalives_*) cannot "
+            "be negative (0 leaves the setting to the OS)");
+    }
+    if (cfg.tcp_user_timeout.count() < 0 || cfg.tcp_user_timeout.count() > INT32_MAX) {
+        throw config_error("LOG_POSTGRES_TCP_USER_TIMEOUT",
+                           "LOG_POSTGRES_TCP_USER_TIMEOUT (tcp_user_timeout) must be between 0 "
+                           "(the OS default) and 24 days");
+    }
+    if (cfg.statement_timeout.count() < 0 || cfg.statement_timeout.count() > INT32_MAX) {
+        throw config_error("LOG_POSTGRES_STATEMENT_TIMEOUT",
+                           "LOG_POSTGRES_STATEMENT_TIMEOUT (statement_timeout) must be between 0 "
+                           "(no limit) and 24 days");
+    }
     if (cfg.retention_days < 0) {
         throw config_error("LOG_POSTGRES_RETENTION_DAYS",
                            "LOG_POSTGRES_RETENTION_DAYS (retention_days) cannot be negative");
@@ -295,6 +446,17 @@ postgres_config postgres_config_from(const env_options& env) {
     }
     cfg.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
         env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout));
+    cfg.keepalives_idle = whole_seconds(env.get_duration("KEEPALIVES_IDLE", cfg.keepalives_idle));
+    cfg.keepalives_interval =
+        whole_seconds(env.get_duration("KEEPALIVES_INTERVAL", cfg.keepalives_interval));
+    const std::size_t count =
+        env.get_size("KEEPALIVES_COUNT", static_cast<std::size_t>(cfg.keepalives_count));
+    if (count > 1000) {
+        env.fail("KEEPALIVES_COUNT", "must be between 0 and 1000 probes");
+    }
+    cfg.keepalives_count = static_cast<int>(count);
+    cfg.tcp_user_timeout = env.get_duration("TCP_USER_TIMEOUT", cfg.tcp_user_timeout);
+    cfg.statement_timeout = env.get_duration("STATEMENT_TIMEOUT", cfg.statement_timeout);
     env.apply_engine(cfg.engine);
     return cfg;
 }
@@ -308,8 +470,7 @@ engine_config prepared_engine(const postgres_config& cfg) {
         engine.name = "postgres";
     }
     const std::string conninfo = detail::resolve_conninfo(cfg);
-    for (const std::string& secret :
-         {password_of(conninfo), getenv_value("PGPASSWORD").value_or("")}) {
+    for (const std::string& secret : secrets_of(conninfo)) {  // with PGPASSWORD, decoded forms
         if (!secret.empty()) {
             engine.secrets.push_back(secret);
         }
