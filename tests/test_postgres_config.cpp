@@ -3,13 +3,22 @@
 // variable and never holding the password.
 #include <doctest/doctest.h>
 
-#include <chrono>
-#include <string>
+#include <spdlog/logger.h>
 
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sinks/postgres/postgres_backend.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 #include "support/env_guard.h"
+#include "support/test_backends.h"
 
 using namespace std::chrono_literals;
 
@@ -113,5 +122,154 @@ TEST_SUITE("postgres") {
         CHECK(variable_of_error() == "PGPORT");
         env.set("PGPORT", "1");
         CHECK(variable_of_error() == "(no error)");
+    }
+}
+
+TEST_SUITE("postgres") {
+    TEST_CASE("a raw @ or / in a URL password is a config_error asking to percent-encode it") {
+        test::env_guard env{{"LOG_POSTGRES_URL", nullptr},
+                            {"DATABASE_URL", nullptr},
+                            {"PGPASSWORD", nullptr},
+                            {"LOG_STRICT", nullptr}};
+        struct bad_case {
+            std::string url;
+            std::vector<std::string> secret_parts;
+        };
+        const bad_case cases[] = {
+            {"postgresql://app:se@cr3t@127.0.0.1/db", {"se@cr3t", "cr3t"}},
+            {"postgresql://app:pa/ss@db/x", {"pa/ss", "ss@db"}},
+            {"postgres://app:x@y/z@127.0.0.1:1/db?sslmode=disable", {"x@y/z", "y/z"}},
+            {"postgresql://user@domain:pw-S3cr3t@127.0.0.1:1/db", {"pw-S3cr3t"}},
+        };
+        for (const auto& c : cases) {
+            INFO(c.url);
+            std::string variable;
+            const std::string what = construction_error(c.url, &variable);
+            INFO(what);
+            CHECK(variable == "LOG_POSTGRES_URL");
+            CHECK(contains(what, "percent-encode"));
+            for (const auto& secret : c.secret_parts) {
+                CHECK_FALSE(contains(what, secret));
+            }
+            // The same through the registry, from the environment.
+            env.set("LOG_POSTGRES_URL", c.url);
+            std::string registry_what = "(no error)";
+            try {
+                (void)spdlog_ext::sinks_from_string("postgres", spdlog_ext::strictness::strict);
+            } catch (const spdlog_ext::config_error& e) {
+                registry_what = e.what();
+            }
+            INFO(registry_what);
+            CHECK(contains(registry_what, "percent-encode"));
+            for (const auto& secret : c.secret_parts) {
+                CHECK_FALSE(contains(registry_what, secret));
+            }
+            env.unset("LOG_POSTGRES_URL");
+        }
+        // Not userinfo: an '@' in the database name after a port; no password; an IPv6 host.
+        CHECK(construction_error("postgresql://127.0.0.1:1/db@x") == "");
+        CHECK(construction_error("postgresql://app@127.0.0.1:1/db") == "");
+        CHECK(construction_error("postgresql://app:pw@[::1]:1/db") == "");
+    }
+
+    TEST_CASE("a percent-encoded @ in a URL password never shows in errors or stats") {
+        test::env_guard env{
+            {"LOG_POSTGRES_URL", nullptr}, {"DATABASE_URL", nullptr}, {"PGPASSWORD", nullptr}};
+        auto errors = std::make_shared<std::vector<std::string>>();
+        auto mu = std::make_shared<std::mutex>();
+        spdlog_ext::postgres_config cfg;
+        cfg.conninfo = "postgresql://app:se%40cr3t@127.0.0.1:1/db?connect_timeout=2";
+        cfg.engine.retry_initial = 20ms;
+        auto fallback = std::make_shared<test::capture_sink_mt>();
+        cfg.engine.fallback = fallback;
+        cfg.engine.error_handler = [errors, mu](const std::string& e) {
+            std::lock_guard<std::mutex> lock(*mu);
+            errors->push_back(e);
+        };
+        spdlog_ext::postgres_batch_sink sink(cfg);  // a well-formed URL: accepted
+        spdlog::logger logger("pct", std::shared_ptr<spdlog::sinks::sink>(&sink, [](auto*) {}));
+        logger.error("x");
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (sink.stats().last_error.empty() && std::chrono::steady_clock::now() < end) {
+            std::this_thread::sleep_for(20ms);
+        }
+        const auto s = sink.stats();
+        sink.shutdown(0ms);
+        CHECK_FALSE(s.last_error.empty());
+        CHECK_FALSE(contains(s.to_json().dump(), "cr3t"));
+        for (const auto& r : fallback->records()) {
+            CHECK_FALSE(contains(r.fields.dump(), "cr3t"));
+        }
+        std::lock_guard<std::mutex> lock(*mu);
+        CHECK_FALSE(errors->empty());
+        for (const auto& e : *errors) {
+            CHECK_FALSE(contains(e, "cr3t"));
+        }
+    }
+
+    TEST_CASE("connection bounds from LOG_POSTGRES_* - the conninfo's own values win") {
+        test::env_guard env{{"LOG_POSTGRES_KEEPALIVES_IDLE", "7s"},
+                            {"LOG_POSTGRES_KEEPALIVES_INTERVAL", "1500ms"},
+                            {"LOG_POSTGRES_KEEPALIVES_COUNT", "4"},
+                            {"LOG_POSTGRES_TCP_USER_TIMEOUT", "12s"},
+                            {"LOG_POSTGRES_STATEMENT_TIMEOUT", "45s"},
+                            {"PGOPTIONS", nullptr}};
+        auto cfg = spdlog_ext::postgres_config::from_env();
+        CHECK(cfg.keepalives_idle == 7s);
+        CHECK(cfg.keepalives_interval == 2s);  // libpq counts whole seconds: rounded up
+        CHECK(cfg.keepalives_count == 4);
+        CHECK(cfg.tcp_user_timeout == 12s);
+        CHECK(cfg.statement_timeout == 45s);
+
+        const auto params_of = [](const spdlog_ext::detail::session_settings& s) {
+            std::map<std::string, std::string> out;
+            for (const auto& [k, v] : s.params) {
+                out[k] = v;
+            }
+            return out;
+        };
+        auto s = spdlog_ext::detail::session_settings_for(cfg, "host=127.0.0.1");
+        auto p = params_of(s);
+        CHECK(p["client_encoding"] == "UTF8");
+        CHECK(p["keepalives"] == "1");
+        CHECK(p["keepalives_idle"] == "7");
+        CHECK(p["keepalives_interval"] == "2");
+        CHECK(p["keepalives_count"] == "4");
+        CHECK(p["tcp_user_timeout"] == "12000");
+        CHECK(s.statement_timeout == 45s);
+        CHECK(s.reply_limit == 57s);
+
+        // The user's own values stay; client_encoding is forced anyway.
+        s = spdlog_ext::detail::session_settings_for(
+            cfg,
+            "postgresql://h/db?keepalives_idle=99&tcp_user_timeout=5&client_encoding=SJIS"
+            "&options=-c%20statement_timeout%3D5min");
+        p = params_of(s);
+        CHECK(p.count("keepalives_idle") == 0);
+        CHECK(p.count("tcp_user_timeout") == 0);
+        CHECK(p["keepalives_interval"] == "2");
+        CHECK(p["client_encoding"] == "UTF8");
+        CHECK(s.statement_timeout == 0s);  // the options set it: not SET again
+
+        for (const char* bad : {"LOG_POSTGRES_STATEMENT_TIMEOUT", "LOG_POSTGRES_TCP_USER_TIMEOUT",
+                                "LOG_POSTGRES_KEEPALIVES_COUNT"}) {
+            test::env_guard one{{bad, "soon"}};
+            std::string variable;
+            try {
+                (void)spdlog_ext::postgres_config::from_env();
+            } catch (const spdlog_ext::config_error& e) {
+                variable = e.variable();
+            }
+            CHECK(variable == bad);
+        }
+        spdlog_ext::postgres_config negative;
+        negative.statement_timeout = -1s;
+        std::string variable;
+        try {
+            spdlog_ext::postgres_batch_sink sink(negative);
+        } catch (const spdlog_ext::config_error& e) {
+            variable = e.variable();
+        }
+        CHECK(variable == "LOG_POSTGRES_STATEMENT_TIMEOUT");
     }
 }
