@@ -100,13 +100,15 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     struct captured {
         capture_info info;
         std::string_view payload;
-        std::string marker;
         std::shared_ptr<const field_snapshot> fields;
         std::size_t bytes = 0;
+        std::size_t marker_len = 0;
+        char marker_text[48];  // filled only when cut: no string to build on the logging path
+        std::string_view marker() const noexcept { return {marker_text, marker_len}; }
     };
 
     // Logging-call side.
-    captured capture(const spdlog::details::log_msg& msg);
+    void capture(const spdlog::details::log_msg& msg, captured& c);
     void limit_size(captured& c);
     record to_record(const spdlog::details::log_msg& msg, const captured& c) const;
     void fallback_now(record rec, const std::string& reason);
