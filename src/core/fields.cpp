@@ -13,9 +13,15 @@ constexpr std::size_t value_levels = detail::max_field_depth - 1;
 
 scoped_fields::scoped_fields(std::initializer_list<field> fields) : count_(fields.size()) {
     auto& stack = detail::field_stack();
-    for (const auto& f : fields) {
-        // nlohmann's copy recurses: a capped, iterative copy instead.
-        stack.emplace_back(f.first, detail::depth_capped_copy(f.second, value_levels));
+    const std::size_t before = stack.size();
+    try {
+        for (const auto& f : fields) {
+            // nlohmann's copy recurses: a capped, iterative copy instead.
+            stack.emplace_back(f.first, detail::depth_capped_copy(f.second, value_levels));
+        }
+    } catch (...) {
+        stack.resize(before);  // no half-pushed scope left behind (no destructor will run)
+        throw;
     }
     publish();
 }
