@@ -64,6 +64,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         batch[0].message = std::string(p.ConsumeIntegralInRange<std::size_t>(2900, 50000),
                                        p.PickValueInArray({'&', '`', 'a', '\n', '<'}));
     }
+    // The plain-text form (sent when Slack refuses the blocks): valid, escaped, within limits.
+    const std::string plain =
+        d::slack_plain_message(spdlog_ext::record_span(batch.data(), batch.size()), o);
+    FUZZ_CHECK(fuzz::valid_utf8(plain), "plain payload is not valid UTF-8", plain);
+    json plain_msg;
+    try {
+        plain_msg = json::parse(plain);
+    } catch (const json::exception& e) {
+        fuzz::fail(std::string("plain payload is not JSON: ") + e.what(), plain);
+    }
+    FUZZ_CHECK(!plain_msg.contains("blocks"), "plain payload has blocks", plain);
+    const std::string& plain_text = text_of(plain_msg, "plain text", plain);
+    FUZZ_CHECK(!plain_text.empty() && chars(plain_text) <= d::slack_max_text_chars,
+               "plain text empty or too long", plain);
+    check_escaped(plain_text, o.mention, plain);
+
     const std::string body =
         d::slack_message(spdlog_ext::record_span(batch.data(), batch.size()), o);
 

@@ -442,6 +442,92 @@ TEST_SUITE("influx") {
         CHECK(encoder.stats().renamed_keys == 7);
     }
 
+    TEST_CASE("line protocol - a record with tens of thousands of fields encodes in linear time") {
+        // Each key used to be compared with every earlier key of its line (40k fields: ~2 s a
+        // record), and the n-th repeat of one escaped key tried _2 .. _n, each try against
+        // every key (3000 repeats: tens of seconds).
+        constexpr int distinct = 100000;
+        constexpr int colliding = 3000;  // distinct raw keys that all escape to one
+        json wide = json::object();
+        for (int i = 0; i < distinct; ++i) {
+            wide["f" + std::to_string(i)] = i;
+        }
+        json repeats = json::object();
+        for (int i = 0; i < colliding; ++i) {
+            // Three lone continuation bytes: each is one U+FFFD.
+            std::string key = "k";
+            key += static_cast<char>(0x80 + (i & 0x3f));
+            key += static_cast<char>(0x80 + ((i >> 6) & 0x3f));
+            key += static_cast<char>(0x80 + ((i >> 12) & 0x3f));
+            repeats[key] = i;
+        }
+        REQUIRE(repeats.size() == static_cast<std::size_t>(colliding));
+        line_encoder encoder(options());
+        std::vector<test::lp::point> points;
+        for (const json* fields : {&wide, &repeats}) {
+            std::vector<spdlog_ext::record> records{make_record("wide", *fields)};
+            std::string body;
+            const auto started = std::chrono::steady_clock::now();
+            encoder.encode({records.data(), records.size()}, body);
+            const auto took = std::chrono::steady_clock::now() - started;
+            MESSAGE(
+                "encoding " << fields->size() << " fields took "
+                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                            << " ms");
+            CHECK(took < 1s);  // linear: tens of ms
+            const auto parsed = test::lp::parse(body, true);
+            REQUIRE(parsed.errors.empty());
+            REQUIRE(parsed.points.size() == 1);
+            points.push_back(parsed.points[0]);
+        }
+
+        // Still exact: every value once, under a distinct key.
+        const auto& f = points[0].fields;
+        CHECK(f.size() == static_cast<std::size_t>(1 + distinct));
+        CHECK(f.at("message").s == "wide");
+        CHECK(f.at("f0").i == 0);
+        CHECK(f.at("f99999").i == 99999);
+        const auto& r = points[1].fields;
+        CHECK(r.size() == static_cast<std::size_t>(1 + colliding));
+        const std::string base = "k\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
+        std::set<std::int64_t> values;
+        for (const auto& [key, value] : r) {
+            if (key.rfind(base, 0) == 0) {
+                values.insert(value.i);
+            }
+        }
+        CHECK(values.size() == static_cast<std::size_t>(colliding));
+        CHECK(r.count(base) == 1);
+        CHECK(r.count(base + "_2") == 1);
+        CHECK(r.count(base + "_" + std::to_string(colliding)) == 1);
+        CHECK(encoder.stats().renamed_keys == static_cast<std::uint64_t>(colliding - 1));
+    }
+
+    TEST_CASE("line protocol - a renamed repeat skips the suffixes real keys already hold") {
+        // `message` becomes field_message, taken, then field_message_2, taken too: _3. A key
+        // that escapes like an earlier one chains: a\\ and a＼ both read a＼, then a＼_2 ...
+        const std::string a = "a\xef\xbc\xbc";  // "a＼": what "a\\" is written as
+        const json fields{
+            {"field_message", 1}, {"field_message_2", 2}, {"message", "m2"}, {"a\\", 3}, {a, 4},
+            {a + "_2", 5},        {a + "_2_2", 6}};
+        line_encoder encoder(options());
+        const auto points = round_trip(encoder, {make_record("m", fields)});
+        REQUIRE(points.size() == 1);
+        const auto& f = points[0].fields;
+        CHECK(f.size() == 8);
+        CHECK(f.at("message").s == "m");
+        CHECK(f.at("field_message").i == 1);
+        CHECK(f.at("field_message_2").i == 2);
+        CHECK(f.at("field_message_3").s == "m2");
+        std::set<std::int64_t> ints;
+        for (const auto& [key, value] : f) {
+            if (key.rfind("a", 0) == 0) {
+                ints.insert(value.i);
+            }
+        }
+        CHECK(ints == std::set<std::int64_t>{3, 4, 5, 6});
+    }
+
     TEST_CASE("line protocol - metric records are written as exactly their point") {
         line_encoder encoder(options());
         const json metric{{spdlog_ext::metric_field,

@@ -333,8 +333,8 @@ TEST_SUITE("slack") {
         CHECK(messages[1]["text"].get<std::string>().rfind("<!here> ", 0) == 0);
     }
 
-    TEST_CASE("404 or 410 or 403 or 400 stops posting with one clear error") {
-        for (int status : {404, 410, 403, 400}) {
+    TEST_CASE("404 or 410 or 403 stops posting with one clear error") {
+        for (int status : {404, 410, 403}) {
             CAPTURE(status);
             test::fake_slack_webhook webhook;
             webhook.set_faults(
@@ -371,6 +371,95 @@ TEST_SUITE("slack") {
                 CHECK_FALSE(contains(r.fields.dump(), secret_path));
             }
         }
+    }
+
+    TEST_CASE("400 invalid_blocks - the message goes again as plain text and posting goes on") {
+        // A 400 is about the payload, not the webhook: it used to disable the sink for good.
+        test::slack_webhook_options options;
+        options.min_interval = 200ms;
+        test::fake_slack_webhook webhook(options);
+        webhook.set_faults([](const test::slack_post& p) {
+            const bool blocks = p.payload.contains("blocks");
+            return blocks && contains(p.payload.dump(), "poison")
+                       ? slack_fault::answer_body(400, "invalid_blocks")
+                       : slack_fault{};
+        });
+        slack_fixture fx;
+        auto cfg = fx.config(webhook);
+        cfg.engine.min_write_interval = 250ms;
+        auto sink = std::make_shared<spdlog_ext::slack_error_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        logger.error("poison record");
+        REQUIRE(sink->flush_for(10s));
+        for (int i = 0; i < 5; ++i) {
+            logger.error("later {}", i);
+        }
+        REQUIRE(sink->flush_for(10s));
+
+        const auto posts = webhook.posts();
+        REQUIRE(posts.size() >= 3);
+        CHECK(posts[0].status == 400);
+        CHECK(posts[1].accepted);
+        CHECK_FALSE(posts[1].payload.contains("blocks"));  // the plain-text form
+        CHECK(contains(posts[1].payload["text"].get<std::string>(), "poison record"));
+        std::string later;
+        for (std::size_t i = 2; i < posts.size(); ++i) {
+            CHECK(posts[i].accepted);
+            later += posts[i].payload.dump();
+        }
+        CHECK(contains(later, "later 4"));
+        const auto s = sink->stats();
+        CHECK_FALSE(s.disabled);
+        CHECK(s.delivered == 6);
+        CHECK(s.fallback == 0);
+        check_accounting(s, 6);
+        CHECK(contains(fx.errors->text(), "invalid_blocks"));
+        CHECK_FALSE(contains(fx.errors->text(), "stopped posting"));
+        check_no_violations(webhook);
+    }
+
+    TEST_CASE("400 even as plain text - only the offending record goes to the fallback") {
+        test::slack_webhook_options options;
+        options.min_interval = 100ms;
+        test::fake_slack_webhook webhook(options);
+        webhook.set_faults([](const test::slack_post& p) {
+            return contains(p.payload.dump(), "poison")
+                       ? slack_fault::answer_body(400, "invalid_payload")
+                       : slack_fault{};
+        });
+        slack_fixture fx;
+        auto cfg = fx.config(webhook);
+        cfg.engine.min_write_interval = 150ms;
+        cfg.engine.batch_max_delay = 300ms;  // the three records in one batch, as a rule
+        auto sink = std::make_shared<spdlog_ext::slack_error_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        logger.error("alpha");
+        logger.error("poison record");
+        logger.error("omega");
+        REQUIRE(sink->flush_for(20s));
+        logger.error("later");
+        REQUIRE(sink->flush_for(10s));
+
+        const auto s = sink->stats();
+        CHECK_FALSE(s.disabled);
+        CHECK(s.delivered == 3);
+        CHECK(s.fallback == 1);
+        check_accounting(s, 4);
+        const auto refused = fx.fallback->records();
+        REQUIRE(refused.size() == 1);
+        CHECK(refused[0].message == "poison record");
+        const std::string reason = refused[0].fields.value("fallback_reason", std::string());
+        CHECK(contains(reason, "HTTP 400"));
+        CHECK(contains(reason, "invalid_payload"));
+        std::string accepted;
+        for (const auto& m : webhook.accepted()) {
+            accepted += m.dump();
+        }
+        for (const char* m : {"alpha", "omega", "later"}) {
+            CHECK(contains(accepted, m));
+        }
+        CHECK_FALSE(contains(accepted, "poison"));
+        check_no_violations(webhook);
     }
 
     TEST_CASE("an error storm stays within the queue bounds and is fully counted") {

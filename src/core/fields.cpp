@@ -1,17 +1,39 @@
 #include "spdlog_ext/fields.h"
 
+#include "core/limits.h"
 #include "core/thread_context.h"
 #include "spdlog_ext/record.h"
 
 namespace spdlog_ext {
 
+// A field's value sits one level below the fields object: it may nest max_field_depth - 1 deep.
+// Capped when pushed, so the stack, every snapshot and every record hold bounded trees, and
+// nothing after this point (copies, sizes, redaction, encoders) recurses without bound.
+constexpr std::size_t value_levels = detail::max_field_depth - 1;
+
 scoped_fields::scoped_fields(std::initializer_list<field> fields) : count_(fields.size()) {
     auto& stack = detail::field_stack();
-    stack.insert(stack.end(), fields.begin(), fields.end());
+    const std::size_t before = stack.size();
+    try {
+        for (const auto& f : fields) {
+            // nlohmann's copy recurses: a capped, iterative copy instead.
+            stack.emplace_back(f.first, detail::depth_capped_copy(f.second, value_levels));
+        }
+    } catch (...) {
+        stack.resize(before);  // no half-pushed scope left behind (no destructor will run)
+        throw;
+    }
     publish();
 }
 
 scoped_fields::scoped_fields(field_list fields) : count_(fields.size()) {
+    for (auto& f : fields) {
+        if (detail::deeper_than(f.second, value_levels)) {
+            nlohmann::json capped = detail::depth_capped_copy(f.second, value_levels);
+            detail::destroy_iteratively(std::move(f.second));
+            f.second = std::move(capped);
+        }
+    }
     auto& stack = detail::field_stack();
     stack.insert(stack.end(), std::make_move_iterator(fields.begin()),
                  std::make_move_iterator(fields.end()));

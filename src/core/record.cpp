@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "core/limits.h"
 #include "core/mdc_support.h"
 #include "core/thread_context.h"
 
@@ -36,19 +37,28 @@ std::size_t heap_size(const std::string& s) noexcept {
 
 }  // namespace
 
-std::size_t approx_json_bytes(const nlohmann::json& j) noexcept {
+namespace {
+// Fields are capped at capture (core/limits.h); below that depth a tree from elsewhere counts
+// as a string rather than being recursed into without bound.
+std::size_t approx_bytes_at(const nlohmann::json& j, std::size_t depth) noexcept {
     switch (j.type()) {
         case nlohmann::json::value_t::object: {
+            if (depth > detail::max_field_depth) {
+                return 64;
+            }
             std::size_t n = 48;
-            for (const auto& [key, value] : j.items()) {
-                n += 48 + key.size() + approx_json_bytes(value);
+            for (auto it = j.begin(); it != j.end(); ++it) {  // items() copies array indices
+                n += 48 + it.key().size() + approx_bytes_at(it.value(), depth + 1);
             }
             return n;
         }
         case nlohmann::json::value_t::array: {
+            if (depth > detail::max_field_depth) {
+                return 64;
+            }
             std::size_t n = 24;
             for (const auto& value : j) {
-                n += approx_json_bytes(value);
+                n += approx_bytes_at(value, depth + 1);
             }
             return n;
         }
@@ -57,6 +67,11 @@ std::size_t approx_json_bytes(const nlohmann::json& j) noexcept {
         default:
             return 16;
     }
+}
+}  // namespace
+
+std::size_t approx_json_bytes(const nlohmann::json& j) noexcept {
+    return approx_bytes_at(j, 1);
 }
 record record::capture(const spdlog::details::log_msg& msg) {
     record r;

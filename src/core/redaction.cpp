@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/text.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/metrics.h"
@@ -1020,7 +1021,15 @@ bool is_metric_point(const nlohmann::json& value) {
            fields->is_object();
 }
 
-void redact_value(const redactor& r, nlohmann::json& value, bool top) {
+// Fields are capped at capture (core/limits.h); a tree from elsewhere deeper than that is cut
+// here rather than recursed into without bound (nothing below the cut can leak).
+void redact_value(const redactor& r, nlohmann::json& value, bool top, std::size_t depth = 1) {
+    if (value.is_structured() && depth > detail::max_field_depth) {
+        nlohmann::json deep = std::string(detail::depth_marker);
+        std::swap(deep, value);
+        detail::destroy_iteratively(std::move(deep));
+        return;
+    }
     if (value.is_object()) {
         for (auto it = value.begin(); it != value.end(); ++it) {
             nlohmann::json& v = it.value();
@@ -1031,18 +1040,18 @@ void redact_value(const redactor& r, nlohmann::json& value, bool top) {
                 // A metric point's fields are measurements, never masked; its tags are text.
                 auto tags = v.find("tags");
                 if (tags != v.end()) {
-                    redact_value(r, *tags, false);
+                    redact_value(r, *tags, false, depth + 2);
                 }
                 r.redact_text(v["measurement"].get_ref<std::string&>());
             } else if (r.key_matches(it.key())) {
                 v = std::string(redactor::mask);
             } else {
-                redact_value(r, v, false);
+                redact_value(r, v, false, depth + 1);
             }
         }
     } else if (value.is_array()) {
         for (auto& element : value) {
-            redact_value(r, element, false);
+            redact_value(r, element, false, depth + 1);
         }
     } else if (value.is_string()) {
         r.redact_text(value.get_ref<std::string&>());

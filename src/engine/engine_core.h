@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -94,13 +95,26 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
         std::unique_ptr<spdlog::formatter> formatter;  // null: the plain payload
     };
 
+    // What the logging call takes from a log_msg: the message (cut to max_record_bytes, then
+    // `marker` follows it), the fields (cut too when over), and the record's queue bytes.
+    struct captured {
+        capture_info info;
+        std::string_view payload;
+        std::shared_ptr<const field_snapshot> fields;
+        std::size_t bytes = 0;
+        std::size_t marker_len = 0;
+        char marker_text[48];  // filled only when cut: no string to build on the logging path
+        std::string_view marker() const noexcept { return {marker_text, marker_len}; }
+    };
+
     // Logging-call side.
+    void capture(const spdlog::details::log_msg& msg, captured& c);
+    void limit_size(captured& c);
+    record to_record(const spdlog::details::log_msg& msg, const captured& c) const;
     void fallback_now(record rec, const std::string& reason);
     void request_stop_locked(steady::time_point deadline);
     void set_failing(bool failing);
-    void append_locked(const spdlog::details::log_msg& msg,
-                       std::shared_ptr<const field_snapshot> fields, const std::string* thread_name,
-                       std::size_t bytes);
+    void append_locked(const spdlog::details::log_msg& msg, captured& c);
     void recycle_locked(chunk&& spent);
     bool drop_oldest_locked();
 
@@ -189,6 +203,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::atomic<std::uint64_t> failed_batches_{0};
     std::atomic<std::uint64_t> retries_{0};
     std::atomic<std::uint64_t> possible_duplicates_{0};
+    std::atomic<std::uint64_t> truncated_{0};
     std::atomic<bool> disabled_{false};
 
     mutable std::mutex error_mu_;

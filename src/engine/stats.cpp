@@ -26,6 +26,7 @@ nlohmann::json sink_stats::to_json() const {
         {"failed_batches", failed_batches},
         {"retries", retries},
         {"possible_duplicates", possible_duplicates},
+        {"truncated", truncated},
         {"disabled", disabled},
         {"last_error", last_error},
         {"last_error_time_us", time_or_null(last_error_time)},

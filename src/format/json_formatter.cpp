@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/civil_time.h"
+#include "core/limits.h"
 #include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/record.h"
@@ -226,8 +227,14 @@ void append_quoted(spdlog::memory_buf_t& dest, std::string_view s) {
     }
 }
 
-void append_json(spdlog::memory_buf_t& dest, const nlohmann::json& j) {
+// `depth`: of `j` (the fields object is 1). Fields are capped at capture (core/limits.h); a
+// deeper tree from elsewhere is written as the marker rather than recursed into without bound.
+void append_json(spdlog::memory_buf_t& dest, const nlohmann::json& j, std::size_t depth = 1) {
     using value_t = nlohmann::json::value_t;
+    if (j.is_structured() && depth > detail::max_field_depth) {
+        append_quoted(dest, std::string(detail::depth_marker));
+        return;
+    }
     switch (j.type()) {
         case value_t::null:
         case value_t::discarded:
@@ -255,7 +262,7 @@ void append_json(spdlog::memory_buf_t& dest, const nlohmann::json& j) {
                 first = false;
                 append_quoted(dest, key);
                 dest.push_back(':');
-                append_json(dest, value);
+                append_json(dest, value, depth + 1);
             }
             dest.push_back('}');
             break;
@@ -268,7 +275,7 @@ void append_json(spdlog::memory_buf_t& dest, const nlohmann::json& j) {
                     dest.push_back(',');
                 }
                 first = false;
-                append_json(dest, value);
+                append_json(dest, value, depth + 1);
             }
             dest.push_back(']');
             break;

@@ -52,6 +52,7 @@ const size_option size_options[] = {
     {"BATCH_MAX_RECORDS", &engine_config::batch_max_records, false, 1},
     {"BATCH_MAX_BYTES", &engine_config::batch_max_bytes, true, 1},
     {"RETRY_MAX_ATTEMPTS", &engine_config::retry_max_attempts, false, 0},
+    {"MAX_RECORD_BYTES", &engine_config::max_record_bytes, true, 1024},
 };
 const duration_option duration_options[] = {
     {"BLOCK_TIMEOUT", &engine_config::block_timeout},

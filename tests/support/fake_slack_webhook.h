@@ -24,7 +24,8 @@
 //     U+10FFFF or truncated sequences) and parses as a JSON object. Top-level keys other than
 //     `text` and `blocks` are not checked.
 //   - `text`: a non-empty string of at most 40000 characters (Unicode code points).
-//   - `blocks`: an array of 1..50 objects. Each has a `type` (header, section, context, divider),
+//   - `blocks` (optional: a text-only message is valid): an array of 1..50 objects. Each has a
+//   `type` (header, section, context, divider),
 //     an optional `block_id` string of at most 255 characters (unique within the message, as
 //     Slack requires), and only the keys of its type:
 //       header:  `text`, a plain_text object of 1..150 characters;
@@ -86,6 +87,13 @@ struct slack_fault {
         slack_fault f;
         f.status = status;
         f.retry_after = std::move(retry_after);
+        return f;
+    }
+    // A status with a given body, e.g. answer_body(400, "invalid_blocks").
+    static slack_fault answer_body(int status, std::string body) {
+        slack_fault f;
+        f.status = status;
+        f.body = std::move(body);
         return f;
     }
 
@@ -411,8 +419,11 @@ class fake_slack_webhook {
         if (!problem.empty()) {
             return "text: " + problem;
         }
-        if (!payload.contains("blocks") || !payload["blocks"].is_array()) {
-            return "no blocks array";
+        if (!payload.contains("blocks")) {
+            return {};  // a text-only message
+        }
+        if (!payload["blocks"].is_array()) {
+            return "blocks is not an array";
         }
         const nlohmann::json& blocks = payload["blocks"];
         if (blocks.empty() || blocks.size() > 50) {

@@ -34,6 +34,13 @@ struct engine_config {
     overflow_policy overflow = overflow_policy::fallback;
     std::chrono::milliseconds block_timeout = 100ms;
 
+    // A record bigger than this (its message plus the approximate size of its fields) is cut
+    // in the logging call, before it is copied: the fields are kept whole up to half of it,
+    // the message gets the rest; what is cut ends in "…[truncated N bytes]" (the message, a
+    // cut string field) or is counted in a fields_truncated field. Counted in
+    // sink_stats::truncated. At least 1024.
+    std::size_t max_record_bytes = 1u << 20;
+
     // A batch is sent when it reaches max_records or max_bytes, or its oldest record has waited
     // max_delay, whichever comes first.
     std::size_t batch_max_records = 1000;

@@ -23,6 +23,7 @@ struct sink_stats {
     std::uint64_t retries = 0;              // writes repeated after a retryable failure
     std::uint64_t possible_duplicates = 0;  // extra copies the receiver may hold: one per record
                                             // per write of it whose outcome was unknown
+    std::uint64_t truncated = 0;            // records cut to max_record_bytes when they were logged
     bool disabled = false;                  // the backend asked to stop (bad credentials...)
     std::string last_error;                 // secrets masked
     std::optional<std::chrono::system_clock::time_point> last_error_time;

@@ -181,32 +181,26 @@ void append_uint(std::string& out, std::uint64_t v) {
 // ＼ — or renamed: `message` → field_message beside a real field_message), it gets _2, _3, ...:
 // InfluxDB 1.x keeps only the last of repeated fields (the others are lost unseen) and refuses
 // a line with a repeated tag (400 "duplicate tags"). Returns true when it was renamed.
-bool make_key_unique(line_key_spans& keys, std::string& out, std::size_t from) {
-    auto taken = [&] {
-        const std::string_view key(out.data() + from, out.size() - from);
-        for (const auto& [offset, size] : keys) {
-            if (std::string_view(out.data() + offset, size) == key) {
-                return true;
-            }
-        }
+bool make_key_unique(line_keys& keys, std::string& out, std::size_t from) {
+    if (keys.insert(out, from)) {
         return false;
-    };
+    }
+    const std::string base = out.substr(from);
     const std::size_t end = out.size();
-    bool renamed = false;
-    for (std::uint64_t n = 2; taken(); ++n) {
+    std::uint64_t n = keys.next_suffix(base);
+    do {
         out.resize(end);
         out += '_';
-        append_uint(out, n);
-        renamed = true;
-    }
-    keys.emplace_back(from, out.size() - from);
-    return renamed;
+        append_uint(out, n++);
+    } while (!keys.insert(out, from));
+    keys.set_next_suffix(base, n);
+    return true;
 }
 
 // Appends " key=value" pieces: returns false (and appends nothing) for a value that cannot be a
 // field (NaN/Inf, null). `keys`: the line's field keys so far.
 bool append_field(std::string& out, std::string_view key, const json& value, bool first,
-                  bool unsigned_integers, line_key_spans& keys, std::uint64_t* renamed,
+                  bool unsigned_integers, line_keys& keys, std::uint64_t* renamed,
                   std::uint64_t* nan_dropped) {
     switch (value.type()) {
         case json::value_t::null:
@@ -282,6 +276,41 @@ bool is_metric(const record& r) {
            (*it)["fields"].is_object();
 }
 }  // namespace
+
+void line_keys::clear() {
+    spans_.clear();
+    set_.clear();
+    suffixes_.clear();
+}
+
+bool line_keys::insert(const std::string& out, std::size_t from) {
+    const std::string_view key(out.data() + from, out.size() - from);
+    if (set_.empty()) {
+        for (const auto& [offset, size] : spans_) {
+            if (std::string_view(out.data() + offset, size) == key) {
+                return false;
+            }
+        }
+        if (spans_.size() < linear_limit) {
+            spans_.emplace_back(from, key.size());
+            return true;
+        }
+        set_.reserve(2 * linear_limit);
+        for (const auto& [offset, size] : spans_) {
+            set_.emplace(out.data() + offset, size);
+        }
+    }
+    return set_.emplace(key).second;
+}
+
+std::uint64_t line_keys::next_suffix(const std::string& base) const {
+    const auto it = suffixes_.find(base);
+    return it == suffixes_.end() ? 2 : it->second;
+}
+
+void line_keys::set_next_suffix(std::string base, std::uint64_t n) {
+    suffixes_[std::move(base)] = n;
+}
 
 void append_measurement(std::string& out, std::string_view name) {
     if (!name.empty() && name.front() == '#') {
@@ -479,8 +508,8 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
     constexpr std::string_view message_key = "message";
     out += ' ';
     line_keys_.clear();
-    line_keys_.emplace_back(out.size(), message_key.size());
     out += message_key;
+    line_keys_.insert(out, out.size() - message_key.size());
     out += '=';
     append_string_value(out, r.message);
     if (r.fields.is_object()) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -32,8 +33,25 @@ struct line_protocol_options {
     std::string level_counts_measurement = "log_counts";
 };
 
-// Keys written on the current line, as (offset, size) in the output: to keep them distinct.
-using line_key_spans = std::vector<std::pair<std::size_t, std::size_t>>;
+// Keys written on the current line, to keep them distinct. A line has a few keys as a rule
+// (compared in place in the output), but may have tens of thousands: past a few dozen they go
+// to a hash set, so a line costs time linear in its keys.
+class line_keys {
+  public:
+    void clear();
+    // Adds the key at out[from, out.size()); false (nothing added) when the line has it already.
+    bool insert(const std::string& out, std::size_t from);
+    // For a key `base` that was taken: the first suffix n (base_n) not tried yet; and the next
+    // one once n is used. Repeats of one key thus cost one try each, not one per earlier repeat.
+    std::uint64_t next_suffix(const std::string& base) const;
+    void set_next_suffix(std::string base, std::uint64_t n);
+
+  private:
+    static constexpr std::size_t linear_limit = 32;
+    std::vector<std::pair<std::size_t, std::size_t>> spans_;  // (offset, size) in the output
+    std::unordered_set<std::string> set_;  // all the keys once there are more than linear_limit
+    std::unordered_map<std::string, std::uint64_t> suffixes_;
+};
 
 struct line_protocol_stats {
     std::uint64_t nan_fields_dropped = 0;  // NaN/Inf field values left out
@@ -101,7 +119,7 @@ class line_encoder {
     std::uint64_t last_series_[8] = {};  // per level, for last_logger_ (0: not computed)
     series_state* last_state_[8] = {};   // their states in series_
     std::vector<std::pair<std::string, std::string>> tags_;  // scratch
-    line_key_spans line_keys_;  // the tag or field keys of the line being written (scratch)
+    line_keys line_keys_;  // the tag or field keys of the line being written (scratch)
     line_protocol_stats stats_;
     std::unordered_map<std::uint64_t, series_state> series_;
     std::uint64_t memo_source_ = 0;

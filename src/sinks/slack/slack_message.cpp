@@ -366,4 +366,40 @@ std::string slack_message(record_span batch, const slack_message_options& o) {
     return payload.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+std::string slack_plain_message(record_span batch, const slack_message_options& o) {
+    // One line per record (message cut to 500 characters) while the text has room: no layout
+    // that Slack's block validation could refuse.
+    auto top = spdlog::level::trace;
+    for (const record& r : batch) {
+        top = std::max(top, r.level);
+    }
+    std::string text;
+    if (!o.mention.empty() && top >= spdlog::level::critical) {
+        text = o.mention + " ";
+    }
+    text += std::string(level_upper(top));
+    if (!o.service.empty()) {
+        text += " · " + fit(slack_escape(o.service), 100);
+    }
+    if (!o.hostname.empty()) {
+        text += " on " + fit(slack_escape(o.hostname), 100);
+    }
+    std::size_t shown = 0;
+    for (const record& r : batch) {
+        std::string line = "\n" + std::string(level_upper(r.level)) + " " +
+                           fit(slack_escape(r.logger_name), 100) + ": " +
+                           fit(slack_escape(r.message), 500);
+        if (utf8_chars(text) + utf8_chars(line) + 40 > slack_max_text_chars) {
+            break;
+        }
+        text += line;
+        ++shown;
+    }
+    if (shown < batch.size()) {
+        text += "\n_and " + std::to_string(batch.size() - shown) + " more_";
+    }
+    json payload{{"text", fit(std::move(text), slack_max_text_chars)}};
+    return payload.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace spdlog_ext::detail

@@ -38,4 +38,8 @@ std::size_t utf8_chars(std::string_view text) noexcept;
 // The JSON payload for `batch` (not empty).
 std::string slack_message(record_span batch, const slack_message_options& options);
 
+// The same records as a `text`-only payload (no blocks): sent again when Slack refuses the
+// blocks (HTTP 400 invalid_blocks), so the alert still reaches the channel.
+std::string slack_plain_message(record_span batch, const slack_message_options& options);
+
 }  // namespace spdlog_ext::detail

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <string_view>
 
 #include "core/text.h"
@@ -41,24 +43,37 @@ class slack_backend final : public backend {
         request_.headers = {{"Content-Type", "application/json; charset=utf-8"}};
     }
 
-    batch_result write(record_span batch, const write_context&) override {
-        // One message for the whole batch: the engine's min_write_interval keeps the rate.
-        request_.body = detail::slack_message(batch, message_);
+    batch_result write(record_span batch, const write_context& context) override {
+        // One message for the whole batch: the engine's min_write_interval keeps the rate. The
+        // records of a batch Slack refused as blocks go as plain text from then on (the retry
+        // and, should that be refused too, the halves the engine bisects it into).
+        const bool plain = context.source_id != 0 && context.source_id == plain_source_;
+        request_.body = plain ? detail::slack_plain_message(batch, message_)
+                              : detail::slack_message(batch, message_);
         const detail::http_response response = transport_.post(request_);
         switch (response.status) {
-            case 400:
+            case 400: {
+                // The payload, not the webhook: invalid_blocks, invalid_payload, no_text. Only
+                // these records are at fault; the sink goes on with the next ones.
+                const std::string what =
+                    "Slack refused the message (HTTP 400" + answer_of(response) + ")";
+                if (!plain) {
+                    plain_source_ = context.source_id;
+                    return batch_result::retry(what + "; sending it again as plain text",
+                                               std::chrono::milliseconds(0));
+                }
+                return batch_result::with(batch_result::outcome::isolate,
+                                          what + " even as plain text");
+            }
             case 403:
             case 404:
-            case 410: {
-                std::string why = utf8::sanitize(response.body.substr(0, 200));
-                why = why.substr(0, why.find('\n'));
+            case 410:
                 return batch_result::with(
                     batch_result::outcome::disable,
                     "Slack refused the webhook (HTTP " + std::to_string(response.status) +
-                        (why.empty() ? "" : ": " + why) +
+                        answer_of(response) +
                         "): the webhook is invalid or revoked, or its channel is archived; "
                         "check SLACK_WEBHOOK_URL. The sink has stopped posting");
-            }
             default:
                 return detail::classify_response(response, "Slack webhook");
         }
@@ -69,6 +84,13 @@ class slack_backend final : public backend {
     nlohmann::json extra_stats() const override { return nlohmann::json{{"webhook", origin_}}; }
 
   private:
+    // ": <first line of Slack's answer>", or empty.
+    static std::string answer_of(const detail::http_response& response) {
+        std::string why = utf8::sanitize(utf8::truncate(response.body, 200));
+        why = why.substr(0, why.find('\n'));
+        return why.empty() ? why : ": " + why;
+    }
+
     static detail::http_options options(const slack_config& cfg) {
         detail::http_options o;
         o.connect_timeout = cfg.connect_timeout;
@@ -82,6 +104,7 @@ class slack_backend final : public backend {
     std::string origin_;
     detail::slack_message_options message_;
     detail::http_request request_;
+    std::uint64_t plain_source_ = 0;  // the engine's source batch now sent as plain text
 };
 
 // "<!here>", "<!channel>", "<!everyone>", "<@U0123ABC>", "<!subteam^S0123ABC>".
