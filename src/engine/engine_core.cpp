@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/thread_context.h"
+#include "core/url_credentials.h"
 #include "engine/exit_guard.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/redaction.h"
@@ -804,8 +805,19 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
-                const auto delay =
-                    result.retry_after ? *result.retry_after : backoff_.delay(attempts - 1);
+                // A server's delay is capped like ours: one Retry-After must not stop the sink.
+                const auto delay = result.retry_after
+                                       ? std::min(*result.retry_after, cfg_.retry_max_delay)
+                                       : backoff_.delay(attempts - 1);
+                if (now + delay - started > cfg_.retry_max_elapsed) {
+                    // The next try would come after the limit: give up now, not after the wait.
+                    to_fallback(
+                        &b.records[begin], n,
+                        "gave up after " + std::to_string(attempts) +
+                            " attempts (the next would pass RETRY_MAX_ELAPSED): " + result.reason);
+                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
                 retries_.fetch_add(1, std::memory_order_relaxed);
                 // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
                 // retries); shutdown() notifies work_cv_ so the limit is recomputed.
@@ -970,6 +982,9 @@ void engine_core::note_error(const std::string& message, bool always) {
 }
 
 std::string engine_core::mask(std::string text) const {
+    // Every reason, error and stat passes here: credentials in a URL (a proxy's, quoted by
+    // libcurl; a connection string's) are masked whatever the backend.
+    text = mask_url_credentials(std::move(text));
     for (const auto& secret : cfg_.secrets) {
         if (secret.empty()) {
             continue;
