@@ -26,8 +26,9 @@ std::string origin_of(const std::string& url) {
     }
     const auto path = url.find('/', scheme + 3);
     std::string origin = url.substr(0, path);
-    if (const auto at = origin.find('@'); at != std::string::npos) {
-        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);  // no credentials either
+    // No credentials either; userinfo ends at the last '@' before the host.
+    if (const auto at = origin.rfind('@'); at != std::string::npos) {
+        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);
     }
     return origin;
 }
