@@ -1109,4 +1109,26 @@ TEST_SUITE("engine") {
             CHECK_MESSAGE(clean(e), e);
         }
     }
+
+    TEST_CASE("credentials in URLs in a backend's stats are masked") {
+        struct stats_backend final : spdlog_ext::backend {
+            batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
+                return batch_result::delivered();
+            }
+            nlohmann::json extra_stats() const override {
+                return {{"url", "postgresql://app:hunter2@db:5432/app"},
+                        {"nested", {{"proxies", {"http://u:s3c@ret@10.0.0.1:3128"}}}},
+                        {"connected", true}};
+            }
+        };
+        fixture f;
+        spdlog_ext::engine_sink sink(std::make_unique<stats_backend>(), f.config());
+        const auto s = sink.stats();
+        const std::string text = s.to_json().dump();
+        CHECK_MESSAGE(text.find("hunter2") == std::string::npos, text);
+        CHECK_MESSAGE(text.find("s3c") == std::string::npos, text);
+        CHECK(s.backend["url"] == "postgresql://app:[REDACTED]@db:5432/app");
+        CHECK(s.backend["connected"] == true);
+        sink.shutdown(1s);
+    }
 }

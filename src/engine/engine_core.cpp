@@ -464,6 +464,7 @@ sink_stats engine_core::stats() const {
     }
     try {
         s.backend = backend_->extra_stats();
+        mask_strings(s.backend, 0);
     } catch (const std::exception& e) {
         s.backend = nlohmann::json{{"error", mask(e.what())}};
     }
@@ -978,6 +979,16 @@ void engine_core::note_error(const std::string& message, bool always) {
         }
     } catch (...) {
         // An error handler must not take the worker down.
+    }
+}
+
+void engine_core::mask_strings(nlohmann::json& value, int depth) const {
+    if (value.is_string()) {
+        value = mask(value.get<std::string>());
+    } else if (depth < 32 && (value.is_object() || value.is_array())) {
+        for (auto& item : value) {
+            mask_strings(item, depth + 1);
+        }
     }
 }
 
