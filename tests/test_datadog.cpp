@@ -532,7 +532,9 @@ TEST_SUITE("datadog") {
         intake.set_faults([](const test::intake_request& r, const json&) {
             return r.index == 0 ? intake_fault::answer(429, "1") : intake_fault{};
         });
-        auto sink = std::make_shared<spdlog_ext::datadog_http_sink>(f.config(intake));
+        auto cfg = f.config(intake);
+        cfg.engine.retry_max_delay = 2s;  // a server's delay stands up to this
+        auto sink = std::make_shared<spdlog_ext::datadog_http_sink>(cfg);
         spdlog::logger logger("rate", sink);
         for (int i = 0; i < 10; ++i) {
             logger.info("rate limited {}", i);

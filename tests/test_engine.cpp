@@ -405,6 +405,7 @@ TEST_SUITE("engine") {
         fixture f;
         auto cfg = f.config();
         cfg.retry_max_elapsed = 1h;
+        cfg.retry_max_delay = 1s;  // the server's 700 ms stands
         std::mutex mu;
         std::vector<std::string> reports;
         cfg.error_handler = [&](const std::string& report) {
@@ -536,7 +537,9 @@ TEST_SUITE("engine") {
 
     TEST_CASE("a server-given Retry-After wins over the backoff") {
         fixture f;
-        auto sink = f.make(f.config(), [](spdlog_ext::record_span, int call) {
+        auto cfg = f.config();
+        cfg.retry_max_delay = 1s;  // up to which a server's delay stands
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int call) {
             return call == 0 ? batch_result::retry("HTTP 429", 300ms) : batch_result::delivered();
         });
         spdlog::logger logger("retry_after", sink);
@@ -1012,5 +1015,120 @@ TEST_SUITE("engine") {
         }
         CHECK(j["delivered"] == 1);
         CHECK(j["last_success_time_us"].is_number_integer());
+    }
+
+    TEST_CASE("a server Retry-After longer than retry_max_delay is capped at it") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_elapsed = 1h;
+        cfg.retry_max_delay = 50ms;
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int call) {
+            // One year: obeyed, the sink would send nothing more for the process's life.
+            return call == 0 ? batch_result::retry("429", std::chrono::hours(24 * 365))
+                             : batch_result::delivered();
+        });
+        spdlog::logger logger("capped", sink);
+        logger.info("r #1");
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(sink->flush_for(10s));
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+        const auto s = sink->stats();
+        check_accounting(s, 1);
+        CHECK(s.delivered == 1);
+        CHECK(s.retries == 1);
+        sink->shutdown(1s);
+    }
+
+    TEST_CASE("a batch whose next try would pass retry_max_elapsed goes to the fallback at once") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_elapsed = 1s;
+        cfg.retry_max_delay = 1h;  // the server's delay stands: only the elapsed limit cuts it
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
+            return batch_result::retry("503", std::chrono::minutes(10));
+        });
+        spdlog::logger logger("elapsed", sink);
+        logger.info("r #1");
+        const auto t0 = std::chrono::steady_clock::now();
+        // Not after the 10 minutes' sleep, nor after the 1 s limit: at the first answer.
+        for (int i = 0; i < 500 && sink->stats().fallback == 0; ++i) {
+            std::this_thread::sleep_for(10ms);
+        }
+        const auto took = std::chrono::steady_clock::now() - t0;
+        const auto s = sink->stats();
+        check_accounting(s, 1);
+        CHECK(s.fallback == 1);
+        CHECK(took < 4s);
+        CHECK(f.seen->writes.load() == 1);
+        REQUIRE(f.fallback->size() == 1);
+        const std::string reason = f.fallback->records()[0].fields["fallback_reason"];
+        CHECK(reason.find("RETRY_MAX_ELAPSED") != std::string::npos);
+        CHECK(reason.find("503") != std::string::npos);
+        sink->shutdown(1s);
+    }
+
+    TEST_CASE("credentials in URLs are masked in every reason and error and stat") {
+        fixture f;
+        auto cfg = f.config();
+        cfg.retry_max_attempts = 2;
+        std::vector<std::string> errors;
+        std::mutex errors_mu;
+        cfg.error_handler = [&](const std::string& e) {
+            std::lock_guard<std::mutex> lock(errors_mu);
+            errors.push_back(e);
+        };
+        // As libcurl quotes a proxy variable: a raw '@' in the password (userinfo ends at the
+        // last '@' before the host), and a well-formed one.
+        auto sink = f.make(cfg, [](spdlog_ext::record_span, int) {
+            return batch_result::retry(
+                "Unsupported proxy syntax in 'http://bob:s3c@ret@10.0.0.1:3128' "
+                "(via https://al:hunter2@proxy.example:8443/)");
+        });
+        spdlog::logger logger("masked", sink);
+        logger.info("r #1");
+        logger.info("r #2");
+        REQUIRE(sink->flush_for(5s));
+        const auto s = sink->stats();
+        check_accounting(s, 2);
+        CHECK(s.fallback == 2);
+        const auto clean = [](const std::string& text) {
+            return text.find("s3c") == std::string::npos &&
+                   text.find("ret@") == std::string::npos &&
+                   text.find("hunter2") == std::string::npos;
+        };
+        CHECK_MESSAGE(clean(s.last_error), s.last_error);
+        CHECK_MESSAGE(clean(s.to_json().dump()), s.to_json().dump());
+        for (const auto& r : f.fallback->records()) {
+            const std::string reason = r.fields["fallback_reason"];
+            CHECK_MESSAGE(clean(reason), reason);
+            CHECK(reason.find("@10.0.0.1:3128") != std::string::npos);  // the host stays
+        }
+        std::lock_guard<std::mutex> lock(errors_mu);
+        CHECK_FALSE(errors.empty());
+        for (const auto& e : errors) {
+            CHECK_MESSAGE(clean(e), e);
+        }
+    }
+
+    TEST_CASE("credentials in URLs in a backend's stats are masked") {
+        struct stats_backend final : spdlog_ext::backend {
+            batch_result write(spdlog_ext::record_span, const spdlog_ext::write_context&) override {
+                return batch_result::delivered();
+            }
+            nlohmann::json extra_stats() const override {
+                return {{"url", "postgresql://app:hunter2@db:5432/app"},
+                        {"nested", {{"proxies", {"http://u:s3c@ret@10.0.0.1:3128"}}}},
+                        {"connected", true}};
+            }
+        };
+        fixture f;
+        spdlog_ext::engine_sink sink(std::make_unique<stats_backend>(), f.config());
+        const auto s = sink.stats();
+        const std::string text = s.to_json().dump();
+        CHECK_MESSAGE(text.find("hunter2") == std::string::npos, text);
+        CHECK_MESSAGE(text.find("s3c") == std::string::npos, text);
+        CHECK(s.backend["url"] == "postgresql://app:[REDACTED]@db:5432/app");
+        CHECK(s.backend["connected"] == true);
+        sink.shutdown(1s);
     }
 }

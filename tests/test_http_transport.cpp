@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "spdlog_ext/config_error.h"
 #include "support/env_guard.h"
 #include "support/fake_http_server.h"
 #include "support/test_tls.h"
@@ -96,8 +98,7 @@ TEST_SUITE("http") {
         REQUIRE(r[3].retry_after.has_value());
         CHECK(*r[3].retry_after == 2000ms);
         CHECK(r[3].reason == "intake answered HTTP 429: slow down");
-        REQUIRE(r[4].retry_after.has_value());
-        CHECK(*r[4].retry_after > std::chrono::hours(24 * 365));
+        CHECK_FALSE(r[4].retry_after.has_value());  // absurdly far ahead: absent
         CHECK(r[5].kind == outcome::retry);
         CHECK(r[5].outcome_unknown);  // a 5xx may have been applied
         CHECK_FALSE(r[5].retry_after.has_value());
@@ -191,7 +192,64 @@ TEST_SUITE("http") {
               std::chrono::milliseconds(0));  // in the past
         CHECK_FALSE(parse_retry_after("", now).has_value());
         CHECK_FALSE(parse_retry_after("soon", now).has_value());
-        CHECK(parse_retry_after("99999999999", now) > std::chrono::hours(24 * 300));
+    }
+
+    TEST_CASE("Retry-After - huge seconds and far dates are absent and nothing overflows") {
+        using spdlog_ext::detail::parse_retry_after;
+        const auto now = std::chrono::system_clock::from_time_t(1700000000);
+        CHECK(parse_retry_after("86400", now) == std::chrono::milliseconds(86400000));  // 1 day
+        CHECK_FALSE(parse_retry_after("86401", now).has_value());
+        CHECK_FALSE(parse_retry_after("999999999", now).has_value());  // 31 years
+        CHECK_FALSE(parse_retry_after("99999999999", now).has_value());
+        CHECK_FALSE(parse_retry_after(std::string(400, '9'), now).has_value());
+        CHECK(parse_retry_after("Tue, 14 Nov 2023 23:13:20 GMT", now) ==
+              std::chrono::milliseconds(3600000));
+        CHECK(parse_retry_after("Wed, 15 Nov 2023 22:13:20 GMT", now) ==
+              std::chrono::milliseconds(86400000));
+        CHECK_FALSE(parse_retry_after("Wed, 15 Nov 2023 22:13:21 GMT", now).has_value());
+        CHECK_FALSE(parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT", now).has_value());
+        // Past 2262 the clock's nanoseconds overflow (UBSan: signed overflow; it wrapped to 0).
+        CHECK_FALSE(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).has_value());
+        CHECK_FALSE(parse_retry_after("Sat, 01 Jan 2300 00:00:00 GMT", now).has_value());
+        CHECK(parse_retry_after("Thu, 01 Jan 1970 00:00:01 GMT", now) ==
+              std::chrono::milliseconds(0));
+        // A `now` with milliseconds: the date's second minus them.
+        CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:21 GMT",
+                                now + std::chrono::milliseconds(250)) ==
+              std::chrono::milliseconds(750));
+    }
+
+    TEST_CASE("an interrupt that lands before the transfer starts is not lost") {
+        test::fake_http_server server;
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = server.url("/x");
+        req.body = "{}";
+        // The engine's deadline passed just before write() called post(): post must not send.
+        transport.interrupt();
+        const http_response r = transport.post(req);
+        CHECK(r.status == 0);
+        CHECK(r.error == "interrupted (shutdown deadline)");
+        CHECK_FALSE(r.request_sent);
+        CHECK(server.requests().empty());
+    }
+
+    TEST_CASE("only http and https - other protocols are refused by libcurl") {
+        const auto path = std::filesystem::temp_directory_path() /
+                          ("spdlog_ext_proto_" + std::to_string(::getpid()));
+        {
+            std::ofstream out(path);
+            out << "file-content-marker";
+        }
+        http_transport transport(quick_options());
+        http_request req;
+        req.url = "file://" + path.string();
+        req.body = "{}";
+        const http_response r = transport.post(req);
+        std::filesystem::remove(path);
+        CHECK(r.status == 0);
+        CHECK(r.body.find("file-content-marker") == std::string::npos);
+        CHECK_MESSAGE(r.error.find("not supported") != std::string::npos, r.error);
     }
 
     TEST_CASE("URLs lose credentials and queries in messages") {
@@ -201,6 +259,9 @@ TEST_SUITE("http") {
         CHECK(redact_url("https://hooks.example/services/T0/B0/XYZ") ==
               "https://hooks.example/services/T0/B0/XYZ");
         CHECK(redact_url("http://h/x@y") == "http://h/x@y");  // '@' in the path is not userinfo
+        // Userinfo ends at the last '@' before the host: a raw '@' in a password leaks nothing.
+        CHECK(redact_url("http://user:s3c@ret@127.0.0.1:9/p@q") == "http://127.0.0.1:9/p@q");
+        CHECK(redact_url("user:pw@host:3128") == "host:3128");
     }
 
     TEST_CASE("gzip round trip with zlib") {
@@ -261,26 +322,121 @@ TEST_SUITE("http") {
 }
 
 TEST_SUITE("http") {
-    TEST_CASE("libcurl's proxy variables are honoured") {
+    // Every proxy variable libcurl reads, unset: the machine's own must not leak into a test.
+    test::env_guard no_proxy_env() {
+        return test::env_guard{{"http_proxy", nullptr},  {"HTTP_PROXY", nullptr},
+                               {"https_proxy", nullptr}, {"HTTPS_PROXY", nullptr},
+                               {"all_proxy", nullptr},   {"ALL_PROXY", nullptr},
+                               {"no_proxy", nullptr},    {"NO_PROXY", nullptr}};
+    }
+
+    TEST_CASE("the proxy variables are read once at construction") {
         test::fake_http_server proxy;
-        http_transport transport(quick_options());
         http_request req;
         req.url = "http://intake.example.invalid/api/v2/logs";  // resolvable only by a proxy
         req.body = "{}";
+        auto env = no_proxy_env();
+        env.set("http_proxy", proxy.url().c_str());
+        http_transport transport(quick_options());
+        env.unset("http_proxy");  // the application changes its environment afterwards
+        const http_response r = transport.post(req);
+        CHECK(r.status == 202);
+        auto got = proxy.requests();
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].header("Host") == "intake.example.invalid");
+
+        // And the other way round: a proxy set after construction is not used.
+        test::fake_http_server server;
+        http_transport direct(quick_options());
+        env.set("http_proxy", "http://127.0.0.1:1");  // nothing listens there
+        req.url = server.url("/direct");
+        CHECK(direct.post(req).status == 202);
+        CHECK(server.requests().size() == 1);
+    }
+
+    TEST_CASE("proxy variables follow libcurl's precedence and no_proxy") {
+        test::fake_http_server proxy;
+        test::fake_http_server other;
+        http_request req;
+        req.url = "http://intake.example.invalid/api/v2/logs";
+        req.body = "{}";
+        auto env = no_proxy_env();
+        // HTTP_PROXY is ignored for http:// (CGI sets it from a request header); all_proxy
+        // applies when http_proxy is unset.
+        env.set("HTTP_PROXY", other.url().c_str());
+        env.set("all_proxy", proxy.url().c_str());
         {
-            test::env_guard env{{"http_proxy", proxy.url().c_str()},
-                                {"HTTP_PROXY", nullptr},
-                                {"no_proxy", nullptr},
-                                {"NO_PROXY", nullptr}};
+            http_transport transport(quick_options());
+            CHECK(transport.post(req).status == 202);
+            CHECK(proxy.requests().size() == 1);
+            CHECK(other.requests().empty());
+        }
+        env.set("no_proxy", "example.invalid");  // bypass: now it must fail to resolve
+        {
+            http_transport transport(quick_options());
             const http_response r = transport.post(req);
-            CHECK(r.status == 202);
+            CHECK(r.status == 0);
+            CHECK(proxy.requests().size() == 1);
+        }
+    }
+
+    TEST_CASE("proxy credentials are sent to the proxy but never quoted") {
+        test::fake_http_server proxy;
+        http_request req;
+        req.url = "http://intake.example.invalid/api/v2/logs";
+        req.body = "{}";
+        auto env = no_proxy_env();
+        // Percent-encoded '@' in the password: decoded for the proxy.
+        env.set("http_proxy",
+                ("http://user:s3%40cret@127.0.0.1:" + std::to_string(proxy.port())).c_str());
+        {
+            http_transport transport(quick_options());
+            CHECK(transport.post(req).status == 202);
             const auto got = proxy.requests();
             REQUIRE(got.size() == 1);
-            CHECK(got[0].header("Host") == "intake.example.invalid");
-            env.set("no_proxy", "example.invalid");  // bypass: now it must fail to resolve
-            const http_response direct = transport.post(req);
-            CHECK(direct.status == 0);
-            CHECK(proxy.requests().size() == 1);
+            // base64("user:s3@cret")
+            CHECK(got[0].header("Proxy-Authorization") == "Basic dXNlcjpzM0BjcmV0");
+        }
+        // A raw '@' in the password: libcurl cannot parse it; a config_error that does not
+        // echo it, naming the variable and the fix.
+        env.set("http_proxy", "http://user:s3c@ret@127.0.0.1:9");
+        try {
+            http_transport transport(quick_options());
+            FAIL("an unparsable http_proxy was accepted");
+        } catch (const spdlog_ext::config_error& e) {
+            const std::string what = e.what();
+            CHECK(e.variable() == "http_proxy");
+            CHECK(what.find("percent-encoded") != std::string::npos);
+            CHECK(what.find("s3c") == std::string::npos);
+            CHECK(what.find("ret@") == std::string::npos);
+        }
+    }
+
+    TEST_CASE("URL checks - loopback hosts and malformed URLs") {
+        using spdlog_ext::detail::check_http_url;
+        using spdlog_ext::detail::is_loopback_host;
+        for (const char* host :
+             {"127.0.0.1", "127.255.0.9", "localhost", "LocalHost", "[::1]", "::1"}) {
+            CHECK_MESSAGE(is_loopback_host(host), host);
+        }
+        for (const char* host : {"example.com", "128.0.0.1", "10.0.0.1", "[::2]", "localhost.evil",
+                                 "127.0.0.1.nip.io", ""}) {
+            CHECK_FALSE_MESSAGE(is_loopback_host(host), host);
+        }
+        CHECK_FALSE(check_http_url("https://example.com/x", "V", false, "A"));
+        CHECK_FALSE(check_http_url("http://127.0.0.1:8086", "V", false, "A"));
+        CHECK_FALSE(check_http_url("http://[::1]:8086/", "V", false, "A"));
+        CHECK_FALSE(check_http_url("http://localhost/", "V", false, "A"));
+        CHECK(check_http_url("http://example.com/", "V", true, "A"));  // allowed: warn
+        for (const char* bad :
+             {"http://example.com/", "ftp://example.com/", "not a url", "https://exa mple.com/",
+              "https://", "https://h:99999/", "//example.com/x"}) {
+            try {
+                check_http_url(bad, "V", false, "A");
+                FAIL("accepted " << bad);
+            } catch (const spdlog_ext::config_error& e) {
+                CHECK(e.variable() == "V");
+            }
         }
     }
 }

@@ -725,7 +725,9 @@ TEST_SUITE("influx") {
             return test::influx_fault{};
         });
         influx_fixture fx;
-        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(fx.config(server));
+        auto cfg = fx.config(server);
+        cfg.engine.retry_max_delay = 2s;  // a server's delay stands up to this
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(cfg);
         spdlog::logger logger("app", sink);
         logger.error("must arrive");
         REQUIRE(sink->flush_for(10s));
@@ -779,7 +781,7 @@ TEST_SUITE("influx") {
             return std::string("<no error>");
         };
         CHECK(variable_of() == "INFLUX_HOST");
-        test::env_guard host{{"INFLUX_HOST", "http://influx.local:8086/"}};
+        test::env_guard host{{"INFLUX_HOST", "https://influx.local:8086/"}};
         CHECK(variable_of() == "INFLUX_BUCKET");  // neither v1 nor v2 settings
         {
             test::env_guard v2{{"INFLUX_TOKEN", "tok"}, {"INFLUX_ORG", "my org"}};
@@ -790,7 +792,7 @@ TEST_SUITE("influx") {
             CHECK(cfg.api == spdlog_ext::influx_api::v2);
             CHECK(
                 cfg.write_url() ==
-                "http://influx.local:8086/api/v2/write?org=my%20org&bucket=logs%26x&precision=ns");
+                "https://influx.local:8086/api/v2/write?org=my%20org&bucket=logs%26x&precision=ns");
             CHECK(cfg.tag_fields == std::vector<std::string>{"region", "tenant"});
         }
         {
@@ -799,7 +801,7 @@ TEST_SUITE("influx") {
             test::env_guard user{{"INFLUX_USERNAME", "u"}};
             const auto cfg = spdlog_ext::influx_config::from_env();
             CHECK(cfg.api == spdlog_ext::influx_api::v1);
-            CHECK(cfg.write_url() == "http://influx.local:8086/write?db=logs&precision=ns");
+            CHECK(cfg.write_url() == "https://influx.local:8086/write?db=logs&precision=ns");
             test::env_guard forced{{"LOG_INFLUX_API", "v2"}};
             CHECK(variable_of() == "INFLUX_TOKEN");
         }

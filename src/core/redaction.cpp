@@ -7,6 +7,7 @@
 
 #include "core/limits.h"
 #include "core/text.h"
+#include "core/url_credentials.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/metrics.h"
 #include "spdlog_ext/record.h"
@@ -1070,5 +1071,30 @@ void redactor::apply(record& r) const {
         redact_json(r.fields);
     }
 }
+
+namespace detail {
+
+std::string mask_url_credentials(std::string text) {
+    if (text.find("://") == std::string::npos) {
+        return text;
+    }
+    span_list spans;
+    url_credentials(text, spans);  // in order, not overlapping
+    if (spans.empty()) {
+        return text;
+    }
+    std::string out;
+    out.reserve(text.size());
+    std::size_t copied = 0;
+    for (const span& s : spans) {
+        out.append(text, copied, s.begin - copied);
+        out += redactor::mask;
+        copied = s.end;
+    }
+    out.append(text, copied, std::string::npos);
+    return out;
+}
+
+}  // namespace detail
 
 }  // namespace spdlog_ext

@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "core/thread_context.h"
 #include "core/utf8.h"
+#include "core/url_credentials.h"
 #include "engine/exit_guard.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/fields_flag.h"
@@ -543,6 +544,7 @@ sink_stats engine_core::stats() const {
     }
     try {
         s.backend = backend_->extra_stats();
+        mask_strings(s.backend, 0);
     } catch (const std::exception& e) {
         s.backend = nlohmann::json{{"error", mask(e.what())}};
     }
@@ -884,8 +886,19 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                     failed_batches_.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
-                const auto delay =
-                    result.retry_after ? *result.retry_after : backoff_.delay(attempts - 1);
+                // A server's delay is capped like ours: one Retry-After must not stop the sink.
+                const auto delay = result.retry_after
+                                       ? std::min(*result.retry_after, cfg_.retry_max_delay)
+                                       : backoff_.delay(attempts - 1);
+                if (now + delay - started > cfg_.retry_max_elapsed) {
+                    // The next try would come after the limit: give up now, not after the wait.
+                    to_fallback(
+                        &b.records[begin], n,
+                        "gave up after " + std::to_string(attempts) +
+                            " attempts (the next would pass RETRY_MAX_ELAPSED): " + result.reason);
+                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
                 retries_.fetch_add(1, std::memory_order_relaxed);
                 // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
                 // retries); shutdown() notifies work_cv_ so the limit is recomputed.
@@ -1049,7 +1062,20 @@ void engine_core::note_error(const std::string& message, bool always) {
     }
 }
 
+void engine_core::mask_strings(nlohmann::json& value, int depth) const {
+    if (value.is_string()) {
+        value = mask(value.get<std::string>());
+    } else if (depth < 32 && (value.is_object() || value.is_array())) {
+        for (auto& item : value) {
+            mask_strings(item, depth + 1);
+        }
+    }
+}
+
 std::string engine_core::mask(std::string text) const {
+    // Every reason, error and stat passes here: credentials in a URL (a proxy's, quoted by
+    // libcurl; a connection string's) are masked whatever the backend.
+    text = mask_url_credentials(std::move(text));
     for (const auto& secret : cfg_.secrets) {
         if (secret.empty()) {
             continue;

@@ -137,6 +137,8 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     // Reported at most once a second per sink, unless `always` (a disabled backend, ...).
     void note_error(const std::string& message, bool always = false);
     std::string mask(std::string text) const;
+    // mask() on every string in a backend's stats (objects and arrays, to a bounded depth).
+    void mask_strings(nlohmann::json& value, int depth) const;
 
     engine_config cfg_;
     std::unique_ptr<backend> backend_;

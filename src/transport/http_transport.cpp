@@ -3,16 +3,22 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <new>
 #include <stdexcept>
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "spdlog_ext/config_error.h"
 
 namespace spdlog_ext::detail {
 
@@ -28,6 +34,85 @@ std::string body_reason(const std::string& body) {
     return trim(line);
 }
 
+// libcurl's URL API, owned.
+struct url_handle {
+    CURLU* h = curl_url();
+    url_handle() {
+        if (h == nullptr) {
+            throw std::bad_alloc();
+        }
+    }
+    ~url_handle() { curl_url_cleanup(h); }
+    url_handle(const url_handle&) = delete;
+    url_handle& operator=(const url_handle&) = delete;
+    // A part, or "" when absent.
+    std::string get(CURLUPart part, unsigned int flags = 0) const {
+        char* value = nullptr;
+        if (curl_url_get(h, part, &value, flags) != CURLUE_OK || value == nullptr) {
+            return {};
+        }
+        std::string out(value);
+        curl_free(value);
+        return out;
+    }
+};
+
+// A proxy as libcurl is given it: the URL without userinfo, the credentials apart (so that no
+// libcurl error text can quote them).
+struct proxy_setting {
+    std::string url;  // empty: no proxy
+    std::string user;
+    std::string password;
+};
+
+// An environment variable as libcurl reads it (curl_getenv): unset and empty are the same.
+const char* env_value(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? v : nullptr;
+}
+
+proxy_setting parse_proxy(const std::string& value, const std::string& variable) {
+    const auto invalid = [&] {
+        return config_error(variable,
+                            variable +
+                                " is not a valid proxy URL (libcurl cannot parse it): use "
+                                "scheme://[user:password@]host:port; a '@', ':' or '/' in the "
+                                "user name or password must be percent-encoded (%40, %3A, %2F)");
+    };
+    // libcurl's default proxy scheme is http.
+    const std::string full = value.find("://") == std::string::npos ? "http://" + value : value;
+    url_handle u;
+    if (curl_url_set(u.h, CURLUPART_URL, full.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        throw invalid();
+    }
+    proxy_setting p;
+    p.user = u.get(CURLUPART_USER, CURLU_URLDECODE);
+    p.password = u.get(CURLUPART_PASSWORD, CURLU_URLDECODE);
+    curl_url_set(u.h, CURLUPART_USER, nullptr, 0);
+    curl_url_set(u.h, CURLUPART_PASSWORD, nullptr, 0);
+    p.url = u.get(CURLUPART_URL);
+    if (p.url.empty()) {
+        throw invalid();
+    }
+    return p;
+}
+
+// libcurl's choice (lib/url.c, detect_proxy): http uses http_proxy only (HTTP_PROXY is ignored,
+// as CGI sets it from a request header), https uses https_proxy then HTTPS_PROXY; then all_proxy,
+// ALL_PROXY.
+proxy_setting proxy_from_env(bool https) {
+    const char* names[] = {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : nullptr,
+                           "all_proxy", "ALL_PROXY"};
+    for (const char* name : names) {
+        if (name != nullptr) {
+            if (const char* v = env_value(name)) {
+                return parse_proxy(v, name);
+            }
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 void http_global_init() {
@@ -41,7 +126,12 @@ void http_global_init() {
 struct http_transport::impl {
     http_options options;
     CURL* curl = nullptr;
+    // Set by interrupt() and never reset: a transfer starting after it returns at once.
     std::atomic<bool> abort{false};
+    // Resolved once at construction (libcurl would getenv() on the worker for every request).
+    proxy_setting http_proxy;
+    proxy_setting https_proxy;
+    std::string no_proxy;
     http_response* current = nullptr;
     std::string error_buffer = std::string(CURL_ERROR_SIZE, '\0');
 
@@ -78,6 +168,16 @@ struct http_transport::impl {
 http_transport::http_transport(http_options options) : impl_(std::make_unique<impl>()) {
     http_global_init();
     impl_->options = std::move(options);
+    if (!impl_->options.proxy.empty()) {
+        impl_->http_proxy = parse_proxy(impl_->options.proxy, "proxy");
+        impl_->https_proxy = impl_->http_proxy;
+    } else {
+        impl_->http_proxy = proxy_from_env(false);
+        impl_->https_proxy = proxy_from_env(true);
+        const char* np = env_value("no_proxy");
+        np = np != nullptr ? np : env_value("NO_PROXY");
+        impl_->no_proxy = np != nullptr ? np : "";
+    }
     impl_->curl = curl_easy_init();
     if (impl_->curl == nullptr) {
         throw std::runtime_error("libcurl: cannot create a handle");
@@ -98,7 +198,10 @@ http_response http_transport::post(const http_request& request) {
     http_response response;
     impl& s = *impl_;
     CURL* c = s.curl;
-    s.abort = false;
+    if (s.abort.load()) {
+        response.error = "interrupted (shutdown deadline)";
+        return response;
+    }
     s.current = &response;
     s.error_buffer.assign(CURL_ERROR_SIZE, '\0');
 
@@ -134,8 +237,24 @@ http_response http_transport::post(const http_request& request) {
     if (!s.options.ca_bundle.empty()) {
         curl_easy_setopt(c, CURLOPT_CAINFO, s.options.ca_bundle.c_str());
     }
-    if (!s.options.proxy.empty()) {
-        curl_easy_setopt(c, CURLOPT_PROXY, s.options.proxy.c_str());
+    // Only http and https, also on redirects (a URL or Location: must not reach file://, ...).
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
+                     static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    // The proxy resolved at construction; "" (no proxy, no exceptions) keeps libcurl from
+    // reading the environment itself.
+    const bool https = lower(std::string_view(request.url).substr(0, 8)) == "https://";
+    const proxy_setting& proxy = https ? s.https_proxy : s.http_proxy;
+    curl_easy_setopt(c, CURLOPT_PROXY, proxy.url.c_str());
+    curl_easy_setopt(c, CURLOPT_NOPROXY, s.no_proxy.c_str());
+    if (!proxy.user.empty() || !proxy.password.empty()) {
+        curl_easy_setopt(c, CURLOPT_PROXYUSERNAME, proxy.user.c_str());
+        curl_easy_setopt(c, CURLOPT_PROXYPASSWORD, proxy.password.c_str());
     }
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s.error_buffer.data());
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &impl::on_body);
@@ -180,26 +299,42 @@ std::string url_encode(std::string_view value) {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(
     const std::string& value, std::chrono::system_clock::time_point now) {
+    using std::chrono::milliseconds;
     const std::string v = trim(value);
     if (v.empty()) {
         return std::nullopt;
     }
+    constexpr long long max_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(max_retry_after).count();
     if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
-        if (v.size() > 9) {
-            return std::chrono::hours(24 * 365);  // absurd: cap rather than overflow
+        // Saturating: any number of digits, no overflow.
+        long long seconds = 0;
+        for (const char c : v) {
+            seconds = seconds * 10 + (c - '0');
+            if (seconds > max_seconds) {
+                return std::nullopt;  // absurd
+            }
         }
-        return std::chrono::seconds(std::stol(v));
+        return std::chrono::seconds(seconds);
     }
-    // An HTTP-date; curl_getdate knows all three formats RFC 9110 allows.
+    // An HTTP-date; curl_getdate knows all three formats RFC 9110 allows. Compared in seconds
+    // since the epoch: converting a far date to the clock's nanoseconds would overflow.
     const time_t when = curl_getdate(v.c_str(), nullptr);
     if (when == -1) {
         return std::nullopt;
     }
-    const auto target = std::chrono::system_clock::from_time_t(when);
-    if (target <= now) {
-        return std::chrono::milliseconds(0);
+    const long long now_ms =
+        std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
+    const long long when_s = static_cast<long long>(when);
+    if (when_s <= now_ms / 1000) {
+        // In the past; checked first, so the subtraction below cannot overflow.
+        return milliseconds(0);
     }
-    return std::chrono::duration_cast<std::chrono::milliseconds>(target - now);
+    if (when_s - now_ms / 1000 > max_seconds) {
+        return std::nullopt;  // absurdly far ahead (year 9999 too)
+    }
+    const long long ahead = when_s * 1000 - now_ms;  // both bounded now: no overflow
+    return milliseconds(ahead);
 }
 
 batch_result classify_response(const http_response& r, std::string_view what) {
@@ -275,12 +410,101 @@ std::string redact_url(const std::string& url) {
     std::string out = url.substr(0, url.find_first_of("?#"));
     const auto scheme = out.find("://");
     const auto start = scheme == std::string::npos ? 0 : scheme + 3;
-    const auto at = out.find('@', start);
+    // The authority ends at the first '/' after it; userinfo at its last '@' (a raw '@' in a
+    // password must not leave the password's tail as the "host").
     const auto slash = out.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const auto end = slash == std::string::npos ? out.size() : slash;
+    const auto at = out.rfind('@', end == 0 ? 0 : end - 1);
+    if (at != std::string::npos && at >= start && at < end) {
         out.erase(start, at + 1 - start);  // user:password@
     }
     return out;
+}
+
+bool is_loopback_host(const std::string& host_in) {
+    std::string host = lower(host_in);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host == "localhost" || host == "localhost.") {
+        return true;
+    }
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    }
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+        return std::memcmp(&v6, &in6addr_loopback, sizeof v6) == 0;
+    }
+    return false;
+}
+
+bool check_http_url(const std::string& url, const std::string& variable, bool allow_insecure_http,
+                    const std::string& allow_variable) {
+    url_handle u;
+    // Parsed as libcurl will: no guessing of a scheme, and nothing of the URL in the message.
+    if (curl_url_set(u.h, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+        u.get(CURLUPART_HOST).empty()) {
+        throw config_error(variable, variable +
+                                         " is not a valid URL (libcurl cannot parse it): use "
+                                         "https://host[:port]/path, with special characters "
+                                         "percent-encoded");
+    }
+    const std::string scheme = lower(u.get(CURLUPART_SCHEME));
+    if (scheme != "https" && scheme != "http") {
+        throw config_error(variable, variable +
+                                         " must be an https:// URL (http:// only to a loopback "
+                                         "host: 127.0.0.0/8, ::1, localhost; or with " +
+                                         allow_variable + "=true)");
+    }
+    if (scheme == "https" || is_loopback_host(u.get(CURLUPART_HOST))) {
+        return false;
+    }
+    if (!allow_insecure_http) {
+        throw config_error(variable,
+                           variable +
+                               " uses plain http:// to a host that is not loopback: the "
+                               "credentials would travel in clear. Use https://, or set " +
+                               allow_variable + "=true to accept that");
+    }
+    return true;
+}
+
+std::string insecure_http_warning(const std::string& url, const std::string& allow_variable) {
+    // The host and port only: a path can be the secret (a Slack webhook's).
+    url_handle u;
+    std::string where = "the server";
+    if (curl_url_set(u.h, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        const std::string port = u.get(CURLUPART_PORT);
+        where = "http://" + u.get(CURLUPART_HOST) + (port.empty() ? "" : ":" + port);
+    }
+    return "*** WARNING *** " + allow_variable + "=true: sending to " + where +
+           " over plain HTTP: the credentials and every record travel unencrypted and can be "
+           "read or changed on the way. Use https:// unless this network is trusted";
+}
+
+void check_ca_bundle(const std::string& path, const std::string& variable) {
+    if (path.empty()) {
+        return;
+    }
+    std::error_code ec;
+    const bool regular = std::filesystem::is_regular_file(path, ec);
+    std::ifstream file(path, std::ios::binary);
+    if (!regular || !file) {
+        throw config_error(variable, variable + ": '" + path +
+                                         "' is not a readable file: give the path of a PEM "
+                                         "file of CA certificates, or unset it for the "
+                                         "system's CAs");
+    }
+}
+
+void check_timeout(std::chrono::milliseconds timeout, const std::string& variable) {
+    if (timeout.count() <= 0) {
+        throw config_error(variable, variable +
+                                         " must be a positive duration (e.g. 10s): 0 would "
+                                         "turn the time limit off");
+    }
 }
 
 }  // namespace spdlog_ext::detail

@@ -26,7 +26,9 @@ struct http_options {
     // A CA bundle file (PEM) to verify servers with; empty: the system's. Verification is always
     // on: there is deliberately no switch to turn it off.
     std::string ca_bundle;
-    // Empty: libcurl's standard variables (http_proxy, https_proxy, no_proxy) apply.
+    // Empty: the proxy variables (http_proxy, https_proxy, all_proxy, no_proxy, with libcurl's
+    // precedence) are read once, when the transport is made; libcurl never reads them itself,
+    // so an application's later setenv() neither races with a request nor changes the proxy.
     std::string proxy;
     std::string user_agent = "spdlog_ext";
 };
@@ -51,6 +53,8 @@ struct http_response {
 
 class http_transport {
   public:
+    // Throws config_error when a proxy variable is not a URL libcurl accepts (without echoing
+    // it: it may hold credentials).
     explicit http_transport(http_options options);
     ~http_transport();
     http_transport(const http_transport&) = delete;
@@ -58,7 +62,9 @@ class http_transport {
 
     // POSTs the request on the kept-alive connection. Never throws for network failures.
     http_response post(const http_request& request);
-    // Makes a post() running on another thread return soon (it reports an error).
+    // Makes a post() running on another thread return soon, and every later one at once (both
+    // report an error): it is the end of the transport's use (a shutdown deadline), so an
+    // interrupt that lands just before a transfer starts is not lost.
     void interrupt() noexcept;
 
   private:
@@ -67,7 +73,10 @@ class http_transport {
 };
 
 // Retry-After as seconds ("120") or an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT"); nullopt when
-// absent or unparsable. A date in the past gives 0.
+// absent or unparsable, and when more than max_retry_after ahead (absurd: a server cannot mean
+// it, so the engine's own backoff applies). A date in the past gives 0. Saturating: no value
+// overflows. The engine caps whatever it gets at RETRY_MAX_DELAY anyway.
+constexpr std::chrono::hours max_retry_after{24};
 std::optional<std::chrono::milliseconds> parse_retry_after(
     const std::string& value, std::chrono::system_clock::time_point now);
 
@@ -83,7 +92,26 @@ std::string gzip_decompress(std::string_view data);  // for tests and fake serve
 // Percent-encoding of a query parameter value (libcurl's).
 std::string url_encode(std::string_view value);
 
-// The URL without credentials, query or fragment (for messages and stats).
+// The URL without credentials, query or fragment (for messages and stats). Userinfo ends at the
+// last '@' before the host.
 std::string redact_url(const std::string& url);
+
+// Construction-time checks of the HTTP sinks' settings; each throws config_error naming the
+// variable and the fix, never echoing the value of a URL (it may hold a credential).
+//
+// `url` must be an http:// or https:// URL libcurl can parse (curl_url). Plain http:// only to a
+// loopback host (127.0.0.0/8, ::1, localhost), or when `allow_insecure_http` (the variable
+// `allow_variable`): then the result is true and the caller prints one warning (see
+// insecure_http_warning), since headers and the URL itself then travel in clear.
+bool check_http_url(const std::string& url, const std::string& variable, bool allow_insecure_http,
+                    const std::string& allow_variable);
+// The one loud warning for an allowed plain-HTTP URL to a non-loopback host.
+std::string insecure_http_warning(const std::string& url, const std::string& allow_variable);
+// 127.0.0.0/8, ::1 (bracketed or not) and localhost.
+bool is_loopback_host(const std::string& host);
+// A CA bundle that is set must be a readable file.
+void check_ca_bundle(const std::string& path, const std::string& variable);
+// Timeouts must be positive (0 would turn libcurl's limit off).
+void check_timeout(std::chrono::milliseconds timeout, const std::string& variable);
 
 }  // namespace spdlog_ext::detail

@@ -55,7 +55,8 @@ struct batch_result {
 
     outcome kind = outcome::delivered;
     std::string reason;  // for the fallback, stats and the error handler; never a secret
-    std::optional<std::chrono::milliseconds> retry_after;  // server-given delay (retry only)
+    // A server-given delay (retry only); the engine caps it at retry_max_delay.
+    std::optional<std::chrono::milliseconds> retry_after;
     bool outcome_unknown = false;  // retry: the receiver may have applied it (possible duplicate)
     std::vector<rejected_record> rejected;  // partial only
 

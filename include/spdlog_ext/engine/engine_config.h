@@ -53,8 +53,9 @@ struct engine_config {
     std::chrono::milliseconds min_write_interval = 0ms;
 
     // Retry: exponential backoff with full jitter, delay = random(0, min(max, initial * 2^n));
-    // a server-given Retry-After wins. A batch gives up (to the fallback) after max_attempts
-    // tries (0 = no limit) or max_elapsed since its first try, whichever comes first.
+    // a server-given Retry-After wins, capped at max_delay too. A batch gives up (to the
+    // fallback) after max_attempts tries (0 = no limit), or as soon as its next try would come
+    // more than max_elapsed after its first, whichever comes first.
     std::chrono::milliseconds retry_initial = 100ms;
     std::chrono::milliseconds retry_max_delay = 30s;
     std::size_t retry_max_attempts = 0;

@@ -44,6 +44,10 @@ struct datadog_config {
     std::string source = "cpp";  // ddsource (LOG_DATADOG_SOURCE)
     bool gzip = true;            // LOG_DATADOG_GZIP
     std::string ca_bundle;       // LOG_DATADOG_CA_BUNDLE: PEM file; empty: the system's
+    // LOG_DATADOG_ALLOW_INSECURE_HTTP: accept an http:// url to a host that is not loopback (the
+    // API key then travels in clear; one warning). Otherwise only https://, or http:// to
+    // 127.0.0.0/8, ::1 or localhost.
+    bool allow_insecure_http = false;
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds timeout = std::chrono::seconds(30);  // whole request
     engine_config engine;

@@ -63,6 +63,10 @@ struct influx_config {
     std::chrono::milliseconds level_counts_interval{0};
     std::string level_counts_measurement = "log_counts";  // LOG_INFLUX_LEVEL_COUNTS_MEASUREMENT
     std::string ca_bundle;  // LOG_INFLUX_CA_BUNDLE: PEM file; empty: the system's
+    // LOG_INFLUX_ALLOW_INSECURE_HTTP: accept an http:// url to a host that is not loopback (the
+    // token or password then travels in clear; one warning). Otherwise only https://, or
+    // http:// to 127.0.0.0/8, ::1 or localhost.
+    bool allow_insecure_http = false;
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds timeout = std::chrono::seconds(30);
     engine_config engine;

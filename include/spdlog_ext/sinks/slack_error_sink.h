@@ -49,6 +49,10 @@ struct slack_config {
     std::string hostname;          // LOG_SLACK_HOSTNAME; empty: this machine's name
     std::size_t max_detailed = 5;  // LOG_SLACK_MAX_DETAILED: distinct records shown in full (1-8)
     std::string ca_bundle;         // LOG_SLACK_CA_BUNDLE: PEM file; empty: the system's
+    // LOG_SLACK_ALLOW_INSECURE_HTTP: accept an http:// webhook to a host that is not loopback
+    // (its secret path then travels in clear; one warning). Otherwise only https://, or
+    // http:// to 127.0.0.0/8, ::1 or localhost.
+    bool allow_insecure_http = false;
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);  // ..._CONNECT_TIMEOUT
     std::chrono::milliseconds timeout = std::chrono::seconds(15);          // LOG_SLACK_TIMEOUT
     engine_config engine;  // LOG_SLACK_<ENGINE OPTION>, e.g. LOG_SLACK_MIN_WRITE_INTERVAL=2s

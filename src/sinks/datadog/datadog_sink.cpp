@@ -99,6 +99,8 @@ datadog_config datadog_config::from_env() {
 namespace detail {
 
 namespace {
+constexpr const char* insecure_variable = "LOG_DATADOG_ALLOW_INSECURE_HTTP";
+
 // Once per sink built (not in validate, which from_env() runs too).
 void warn_unknown_site(const datadog_config& cfg) {
     if (cfg.url.empty() && std::find(std::begin(known_sites), std::end(known_sites), cfg.site) ==
@@ -132,16 +134,20 @@ void validate_datadog_config(const datadog_config& cfg) {
                            "DD_SITE must be a Datadog site such as datadoghq.com, "
                            "us5.datadoghq.com or datadoghq.eu");
     }
-    if (!cfg.url.empty() && cfg.url.rfind("https://", 0) != 0 && cfg.url.rfind("http://", 0) != 0) {
-        throw config_error(
-            "LOG_DATADOG_URL",
-            "LOG_DATADOG_URL must start with https:// (or http:// for a local proxy)");
-    }
+    check_http_url(cfg.intake_url(), cfg.url.empty() ? "DD_SITE" : "LOG_DATADOG_URL",
+                   cfg.allow_insecure_http, insecure_variable);
+    check_ca_bundle(cfg.ca_bundle, "LOG_DATADOG_CA_BUNDLE");
+    check_timeout(cfg.connect_timeout, "LOG_DATADOG_CONNECT_TIMEOUT");
+    check_timeout(cfg.timeout, "LOG_DATADOG_TIMEOUT");
 }
 
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
     validate_datadog_config(cfg);
     warn_unknown_site(cfg);
+    if (check_http_url(cfg.intake_url(), "LOG_DATADOG_URL", cfg.allow_insecure_http,
+                       insecure_variable)) {
+        registry_warn(insecure_http_warning(cfg.intake_url(), insecure_variable));
+    }
     return std::make_unique<datadog_backend>(cfg);
 }
 
@@ -159,6 +165,7 @@ datadog_config datadog_config_from(const env_options& env) {
     cfg.source = env.get_string("SOURCE", cfg.source);
     cfg.gzip = env.get_bool("GZIP", cfg.gzip);
     cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
+    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
     cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
     cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
     env.apply_engine(cfg.engine);

@@ -6,6 +6,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "registry/warnings.h"
 #include "sinks/influx/influx_backend.h"
 #include "sinks/influx/line_protocol.h"
 #include "sinks/logger_factory.h"
@@ -14,6 +15,8 @@
 namespace spdlog_ext {
 
 namespace {
+
+constexpr const char* insecure_variable = "LOG_INFLUX_ALLOW_INSECURE_HTTP";
 
 bool use_unsigned(const influx_config& cfg) {
     return cfg.unsigned_integers.value_or(cfg.api == influx_api::v2);
@@ -207,9 +210,7 @@ void validate_influx_config(const influx_config& cfg) {
                            "INFLUX_HOST is not set: the influx backend needs the server's URL, "
                            "e.g. http://localhost:8086");
     }
-    if (cfg.url.rfind("https://", 0) != 0 && cfg.url.rfind("http://", 0) != 0) {
-        throw config_error("INFLUX_HOST", "INFLUX_HOST must start with http:// or https://");
-    }
+    check_http_url(cfg.url, "INFLUX_HOST", cfg.allow_insecure_http, insecure_variable);
     if (cfg.url.find('?') != std::string::npos) {
         throw config_error("INFLUX_HOST",
                            "INFLUX_HOST is the base URL (http://host:8086): no query; set "
@@ -259,10 +260,16 @@ void validate_influx_config(const influx_config& cfg) {
                            "LOG_INFLUX_LEVEL_COUNTS must be a positive interval (e.g. 10s) with "
                            "a non-empty LOG_INFLUX_LEVEL_COUNTS_MEASUREMENT");
     }
+    check_ca_bundle(cfg.ca_bundle, "LOG_INFLUX_CA_BUNDLE");
+    check_timeout(cfg.connect_timeout, "LOG_INFLUX_CONNECT_TIMEOUT");
+    check_timeout(cfg.timeout, "LOG_INFLUX_TIMEOUT");
 }
 
 std::unique_ptr<backend> make_influx_backend(const influx_config& cfg) {
     validate_influx_config(cfg);
+    if (check_http_url(cfg.url, "INFLUX_HOST", cfg.allow_insecure_http, insecure_variable)) {
+        registry_warn(insecure_http_warning(cfg.url, insecure_variable));
+    }
     return std::make_unique<influx_backend>(cfg);
 }
 
@@ -302,6 +309,7 @@ influx_config influx_config_from(const env_options& env) {
     cfg.level_counts_measurement =
         env.get_string("LEVEL_COUNTS_MEASUREMENT", cfg.level_counts_measurement);
     cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
+    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
     cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
     cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
     env.apply_engine(cfg.engine);

@@ -8,6 +8,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
+#include "registry/warnings.h"
 #include "sinks/logger_factory.h"
 #include "sinks/slack/slack_backend.h"
 #include "sinks/slack/slack_message.h"
@@ -17,6 +18,8 @@ namespace spdlog_ext {
 
 namespace {
 
+constexpr const char* insecure_variable = "LOG_SLACK_ALLOW_INSECURE_HTTP";
+
 // "https://hooks.slack.com" of a webhook URL: its path is the secret, so stats show only this.
 std::string origin_of(const std::string& url) {
     const auto scheme = url.find("://");
@@ -25,8 +28,9 @@ std::string origin_of(const std::string& url) {
     }
     const auto path = url.find('/', scheme + 3);
     std::string origin = url.substr(0, path);
-    if (const auto at = origin.find('@'); at != std::string::npos) {
-        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);  // no credentials either
+    // No credentials either; userinfo ends at the last '@' before the host.
+    if (const auto at = origin.rfind('@'); at != std::string::npos) {
+        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);
     }
     return origin;
 }
@@ -157,11 +161,7 @@ void validate_slack_config(const slack_config& cfg) {
         throw config_error("SLACK_WEBHOOK_URL",
                            "SLACK_WEBHOOK_URL contains a space, line break or control character");
     }
-    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
-        throw config_error("SLACK_WEBHOOK_URL",
-                           "SLACK_WEBHOOK_URL must start with https:// "
-                           "(https://hooks.slack.com/services/...)");
-    }
+    check_http_url(url, "SLACK_WEBHOOK_URL", cfg.allow_insecure_http, insecure_variable);
     if (!cfg.mention.empty() && !valid_mention(cfg.mention)) {
         throw config_error("LOG_SLACK_MENTION",
                            "LOG_SLACK_MENTION must be <!here>, <!channel>, <!everyone>, "
@@ -178,10 +178,17 @@ void validate_slack_config(const slack_config& cfg) {
         throw config_error("LOG_SLACK_LEVEL",
                            "LOG_SLACK_LEVEL is off: remove slack from LOG_BACKENDS instead");
     }
+    check_ca_bundle(cfg.ca_bundle, "LOG_SLACK_CA_BUNDLE");
+    check_timeout(cfg.connect_timeout, "LOG_SLACK_CONNECT_TIMEOUT");
+    check_timeout(cfg.timeout, "LOG_SLACK_TIMEOUT");
 }
 
 std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
     validate_slack_config(cfg);
+    if (check_http_url(cfg.webhook_url, "SLACK_WEBHOOK_URL", cfg.allow_insecure_http,
+                       insecure_variable)) {
+        registry_warn(insecure_http_warning(cfg.webhook_url, insecure_variable));
+    }
     return std::make_unique<slack_backend>(cfg);
 }
 
@@ -194,6 +201,7 @@ slack_config slack_config_from(const env_options& env) {
     cfg.hostname = env.get_string("HOSTNAME", "");
     cfg.max_detailed = env.get_size("MAX_DETAILED", cfg.max_detailed);
     cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
+    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
     cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
     cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
     env.apply_engine(cfg.engine);
