@@ -50,7 +50,7 @@ class env_options {
     E get_enum(std::string_view option, E fallback_value,
                std::initializer_list<std::pair<const char*, E>> names) const;
 
-    // The engine's queue, batch, retry, timeout and fallback options (see README).
+    // The engine's queue, batch, retry, timeout and fallback options (docs/configuration.md).
     void apply_engine(engine_config& cfg) const;
 
     // Options looked up so far (to warn about LOG_<BACKEND>_* variables nobody reads).

@@ -28,8 +28,8 @@ class redactor {
     // punctuation, camelCase and letter/digit changes; lower-cased) spell it, or its plural, or
     // one word of 5+ letters ends with it (+ "id"/"s") — unless a quantity word says the key
     // measures it: access_token, X-Api-Key, sessionid, JSESSIONID, credentials match;
-    // tokens_used, session_count, max_tokens, active_sessions, tokenizer do not. README,
-    // "Redaction", lists the words. Keys compare as ASCII: look-alike Unicode keys are not caught.
+    // tokens_used, session_count, max_tokens, active_sessions, tokenizer do not. docs/redaction.md
+    // lists the words. Keys compare as ASCII: look-alike Unicode keys are not caught.
     static const std::vector<std::string>& default_keys();
     // The default keys and every text rule; shared, immutable.
     static std::shared_ptr<const redactor> defaults();

@@ -1,5 +1,5 @@
 // Queue, batching, retry and fallback settings shared by every engine-backed sink. Each can be set
-// from the environment as LOG_<BACKEND>_<OPTION> (see registry.h and the README).
+// from the environment as LOG_<BACKEND>_<OPTION> (see registry.h and docs/configuration.md).
 #pragma once
 
 #include <spdlog/common.h>

@@ -24,7 +24,7 @@
 
 namespace spdlog_ext {
 
-// The indexes created with the table; see the README for their measured ingest cost.
+// The indexes created with the table; see docs/postgres-indexes.md for their measured ingest cost.
 enum class postgres_indexes {
     none,      // primary key only: fastest ingest
     minimal,   // BRIN(timestamp) + (level, timestamp): recent logs, by level
