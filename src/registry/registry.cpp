@@ -172,7 +172,7 @@ void warn_unread_variables(const env_options& env, const std::vector<std::string
     }
     if (!unknown.empty()) {
         warn("ignoring " + join(unknown) + ": not an option of the '" + env.backend() +
-             "' backend (see the README for its variables)");
+             "' backend (see docs/configuration.md for its variables)");
     }
 }
 

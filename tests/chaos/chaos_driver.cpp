@@ -8,7 +8,7 @@
 // of tests/support. Every record carries a unique integer field `chaos_id`; its level follows
 // from the id, so the driver knows which sink should have seen which id without storing them.
 // Exit status 0 only when every sink accounts for every record, memory stayed under the printed
-// bound and the shutdown met its deadline. See scripts/chaos.sh and the README (Chaos suite).
+// bound and the shutdown met its deadline. See scripts/chaos.sh and docs/testing.md (Chaos suite).
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
 #include <sys/resource.h>
