@@ -14,7 +14,7 @@
 #include <stdexcept>
 
 #include "core/text.h"
-#include "registry/warnings.h"
+#include "core/warnings.h"
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/features.h"
 #include "spdlog_ext/fields_flag.h"
@@ -74,7 +74,6 @@ spdlog::sink_ptr make_null(const env_options&) {
 struct registry_state {
     std::mutex mu;
     std::map<std::string, backend_factory> factories;
-    std::function<void(const std::string&)> warn;
     // Sinks built here, so shutdown() can stop them; weak so they die with their last user.
     std::vector<std::weak_ptr<spdlog::sinks::sink>> built;
     // make_logger's shared sinks and the loggers it made.
@@ -112,31 +111,8 @@ registry_state& state() {
     return s;
 }
 
-}  // namespace
-
-namespace detail {
-void registry_warn(const std::string& message) {
-    std::function<void(const std::string&)> handler;
-    {
-        std::lock_guard<std::mutex> lock(state().mu);
-        handler = state().warn;
-    }
-    if (handler) {
-        try {
-            handler(message);
-            return;
-        } catch (...) {
-            // printed below: a warning is never lost, and never throws into the caller
-        }
-    }
-    std::fprintf(stderr, "spdlog_ext: %s\n", message.c_str());
-}
-}  // namespace detail
-
-namespace {
-
 void warn(const std::string& message) {
-    detail::registry_warn(message);
+    detail::warn(message);
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -492,8 +468,7 @@ bool shutdown(std::chrono::milliseconds timeout) {
 }
 
 void set_warning_handler(std::function<void(const std::string&)> handler) {
-    std::lock_guard<std::mutex> lock(state().mu);
-    state().warn = std::move(handler);
+    detail::set_warning_handler(std::move(handler));
 }
 
 }  // namespace spdlog_ext

@@ -7,7 +7,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
-#include "registry/warnings.h"
+#include "core/warnings.h"
 #include "sinks/datadog/datadog_backend.h"
 #include "sinks/datadog/datadog_encoder.h"
 #include "sinks/logger_factory.h"
@@ -21,7 +21,7 @@ namespace {
 class datadog_backend final : public backend {
   public:
     explicit datadog_backend(const datadog_config& cfg)
-        : cfg_(cfg), transport_(options(cfg)), url_(cfg.intake_url()), encoder_(cfg) {
+        : transport_(options(cfg)), url_(cfg.intake_url()), encoder_(cfg) {
         request_.url = url_;
         request_.headers = {{"DD-API-KEY", cfg.api_key}, {"Content-Type", "application/json"}};
         request_.gzip = cfg.gzip;
@@ -68,7 +68,6 @@ class datadog_backend final : public backend {
         return o;
     }
 
-    datadog_config cfg_;
     detail::http_transport transport_;
     std::string url_;
     detail::datadog_encoder encoder_;
@@ -110,9 +109,8 @@ void warn_unknown_site(const datadog_config& cfg) {
             sites += sites.empty() ? "" : ", ";
             sites += site;
         }
-        registry_warn("DD_SITE: '" + cfg.site + "' is not a known Datadog site (" + sites +
-                      "); sending to " + cfg.intake_url() +
-                      " anyway. Check for a typo; new sites are fine");
+        warn("DD_SITE: '" + cfg.site + "' is not a known Datadog site (" + sites +
+             "); sending to " + cfg.intake_url() + " anyway. Check for a typo; new sites are fine");
     }
 }
 }  // namespace
@@ -146,7 +144,7 @@ std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
     warn_unknown_site(cfg);
     if (check_http_url(cfg.intake_url(), "LOG_DATADOG_URL", cfg.allow_insecure_http,
                        insecure_variable)) {
-        registry_warn(insecure_http_warning(cfg.intake_url(), insecure_variable));
+        warn(insecure_http_warning(cfg.intake_url(), insecure_variable));
     }
     return std::make_unique<datadog_backend>(cfg);
 }

@@ -6,7 +6,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
-#include "registry/warnings.h"
+#include "core/warnings.h"
 #include "sinks/influx/influx_backend.h"
 #include "sinks/influx/line_protocol.h"
 #include "sinks/logger_factory.h"
@@ -268,7 +268,7 @@ void validate_influx_config(const influx_config& cfg) {
 std::unique_ptr<backend> make_influx_backend(const influx_config& cfg) {
     validate_influx_config(cfg);
     if (check_http_url(cfg.url, "INFLUX_HOST", cfg.allow_insecure_http, insecure_variable)) {
-        registry_warn(insecure_http_warning(cfg.url, insecure_variable));
+        warn(insecure_http_warning(cfg.url, insecure_variable));
     }
     return std::make_unique<influx_backend>(cfg);
 }

@@ -8,7 +8,7 @@
 
 #include "core/text.h"
 #include "core/utf8.h"
-#include "registry/warnings.h"
+#include "core/warnings.h"
 #include "sinks/logger_factory.h"
 #include "sinks/slack/slack_backend.h"
 #include "sinks/slack/slack_message.h"
@@ -187,7 +187,7 @@ std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
     validate_slack_config(cfg);
     if (check_http_url(cfg.webhook_url, "SLACK_WEBHOOK_URL", cfg.allow_insecure_http,
                        insecure_variable)) {
-        registry_warn(insecure_http_warning(cfg.webhook_url, insecure_variable));
+        warn(insecure_http_warning(cfg.webhook_url, insecure_variable));
     }
     return std::make_unique<slack_backend>(cfg);
 }
