@@ -16,6 +16,7 @@
 #include "core/url_credentials.h"
 #include "core/utf8.h"
 #include "engine/exit_guard.h"
+#include "format/fallback_pattern.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/redaction.h"
@@ -52,8 +53,7 @@ spdlog::sink_ptr default_fallback_sink() {
     // destructors run.
     static const auto* const sink = new spdlog::sink_ptr([] {
         auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        s->set_formatter(
-            make_pattern_formatter("[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
+        s->set_formatter(make_pattern_formatter(detail::fallback_pattern));
         return s;
     }());
     return *sink;

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/text.h"
+#include "format/fallback_pattern.h"
 #include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/redaction.h"
@@ -227,8 +228,7 @@ void env_options::apply_engine(engine_config& cfg) const {
             cfg.fallback = nullptr;  // the engine's default stderr fallback
         } else if (lower(v) == "stdout") {
             auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-            sink->set_formatter(make_pattern_formatter(
-                "[%Y-%m-%d %H:%M:%S.%f] [%n] [%l] [spdlog_ext fallback] %v%*"));
+            sink->set_formatter(make_pattern_formatter(detail::fallback_pattern));
             cfg.fallback = sink;
         } else if (lower(v) == "null") {
             cfg.fallback = std::make_shared<spdlog::sinks::null_sink_mt>();
