@@ -79,7 +79,10 @@ struct engine_config {
     // second per sink (the count of the others follows in the next one), except that a backend
     // being disabled is always reported. Must not throw.
     std::function<void(const std::string&)> error_handler;
-    // Strings masked as *** in every reason, error and stat this sink emits (API keys, passwords).
+    // Two mechanisms on purpose: `secrets` are the exact strings this sink itself knows (its API
+    // key, its password), masked as *** in its own diagnostics: every reason, error and stat it
+    // emits (URL credentials there are masked too). `redaction` finds secrets by pattern in the
+    // user's records, which the sink cannot know in advance (docs/redaction.md).
     std::vector<std::string> secrets;
     // Masks secrets in each record (message and fields) on the worker, before the backend sees
     // it and before a fallback does (spdlog_ext/redaction.h). Null: records go out as logged.
