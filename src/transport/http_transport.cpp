@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "core/text.h"
+#include "core/url_parts.h"
 #include "core/utf8.h"
 #include "spdlog_ext/config_error.h"
 
@@ -408,14 +409,8 @@ std::string gzip_decompress(std::string_view data) {
 
 std::string redact_url(const std::string& url) {
     std::string out = url.substr(0, url.find_first_of("?#"));
-    const auto scheme = out.find("://");
-    const auto start = scheme == std::string::npos ? 0 : scheme + 3;
-    // The authority ends at the first '/' after it; userinfo at its last '@' (a raw '@' in a
-    // password must not leave the password's tail as the "host").
-    const auto slash = out.find('/', start);
-    const auto end = slash == std::string::npos ? out.size() : slash;
-    const auto at = out.rfind('@', end == 0 ? 0 : end - 1);
-    if (at != std::string::npos && at >= start && at < end) {
+    if (const auto at = userinfo_end(out, userinfo_scope::before_path); at != std::string::npos) {
+        const auto start = authority_start(out);
         out.erase(start, at + 1 - start);  // user:password@
     }
     return out;

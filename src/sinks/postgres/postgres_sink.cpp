@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/url_parts.h"
 #include "sinks/postgres/postgres_backend.h"
 
 namespace spdlog_ext {
@@ -30,10 +31,7 @@ bool is_uri(const std::string& conninfo) {
 // raw '@' or '/' in a password (which libpq would split at: the rest would become the host and
 // appear in its errors) is still all masked. npos when there is none.
 std::size_t userinfo_end(const std::string& conninfo) {
-    const auto start = conninfo.find("://") + 3;
-    const auto query = conninfo.find('?', start);
-    const auto at = conninfo.rfind('@', query == std::string::npos ? query : query - 1);
-    return at == std::string::npos || at < start ? std::string::npos : at;
+    return detail::userinfo_end(conninfo, detail::userinfo_scope::before_query);
 }
 
 // The password of a URI (user:password@host) or keyword string (password=...), to mask it.

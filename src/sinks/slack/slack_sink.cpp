@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/text.h"
+#include "core/url_parts.h"
 #include "core/utf8.h"
 #include "core/warnings.h"
 #include "sinks/logger_factory.h"
@@ -22,15 +23,16 @@ constexpr const char* insecure_variable = "LOG_SLACK_ALLOW_INSECURE_HTTP";
 
 // "https://hooks.slack.com" of a webhook URL: its path is the secret, so stats show only this.
 std::string origin_of(const std::string& url) {
-    const auto scheme = url.find("://");
-    if (scheme == std::string::npos) {
+    if (url.find("://") == std::string::npos) {
         return "(invalid URL)";
     }
-    const auto path = url.find('/', scheme + 3);
-    std::string origin = url.substr(0, path);
-    // No credentials either; userinfo ends at the last '@' before the host.
-    if (const auto at = origin.rfind('@'); at != std::string::npos) {
-        origin = origin.substr(0, scheme + 3) + origin.substr(at + 1);
+    std::string origin =
+        url.substr(0, detail::authority_end(url, detail::userinfo_scope::before_path));
+    // No credentials either.
+    if (const auto at = detail::userinfo_end(origin, detail::userinfo_scope::before_path);
+        at != std::string::npos) {
+        const auto start = detail::authority_start(origin);
+        origin.erase(start, at + 1 - start);
     }
     return origin;
 }
