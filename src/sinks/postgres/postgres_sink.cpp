@@ -20,8 +20,6 @@
 namespace spdlog_ext {
 
 namespace {
-constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
-
 bool is_uri(const std::string& conninfo) {
     return conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
 }
@@ -380,13 +378,13 @@ void validate_conninfo(const postgres_config& cfg) {
 void validate_postgres_config(const postgres_config& cfg) {
     validate_conninfo(cfg);
     const std::string table = cfg.table_name();
-    if (table.size() > max_identifier) {
+    if (table.size() > pg_max_identifier) {
         throw config_error("LOG_POSTGRES_TABLE_PREFIX",
                            "LOG_POSTGRES_TABLE_PREFIX (table_prefix): the table name is " +
                                std::to_string(table.size()) +
                                " bytes, over PostgreSQL's 63-byte limit: use a shorter prefix");
     }
-    if (cfg.schema.size() > max_identifier) {
+    if (cfg.schema.size() > pg_max_identifier) {
         throw config_error("LOG_POSTGRES_SCHEMA", "LOG_POSTGRES_SCHEMA (schema): the name is " +
                                                       std::to_string(cfg.schema.size()) +
                                                       " bytes, over PostgreSQL's 63-byte limit");
