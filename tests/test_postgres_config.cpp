@@ -273,3 +273,294 @@ TEST_SUITE("postgres") {
         CHECK(variable == "LOG_POSTGRES_STATEMENT_TIMEOUT");
     }
 }
+
+namespace {
+
+// The LOG_POSTGRES_* options the cases below set: unset around each case, so that the
+// developer's environment cannot change the outcome.
+test::env_guard clean_postgres_env() {
+    return test::env_guard{{"LOG_POSTGRES_URL", "host=127.0.0.1 port=1"},
+                           {"DATABASE_URL", nullptr},
+                           {"PGSSLMODE", nullptr},
+                           {"PGPORT", nullptr},
+                           {"PGPASSWORD", nullptr},
+                           {"PGOPTIONS", nullptr},
+                           {"LOG_STRICT", nullptr},
+                           {"LOG_POSTGRES_SCHEMA", nullptr},
+                           {"LOG_POSTGRES_TABLE_PREFIX", nullptr},
+                           {"LOG_POSTGRES_CREATE_TABLE", nullptr},
+                           {"LOG_POSTGRES_INDEXES", nullptr},
+                           {"LOG_POSTGRES_RETENTION_DAYS", nullptr},
+                           {"LOG_POSTGRES_RETENTION_INTERVAL", nullptr},
+                           {"LOG_POSTGRES_RETENTION_CHUNK_ROWS", nullptr},
+                           {"LOG_POSTGRES_CONNECT_TIMEOUT", nullptr},
+                           {"LOG_POSTGRES_KEEPALIVES_IDLE", nullptr},
+                           {"LOG_POSTGRES_KEEPALIVES_INTERVAL", nullptr},
+                           {"LOG_POSTGRES_KEEPALIVES_COUNT", nullptr},
+                           {"LOG_POSTGRES_TCP_USER_TIMEOUT", nullptr},
+                           {"LOG_POSTGRES_STATEMENT_TIMEOUT", nullptr}};
+}
+
+// A config that passes validation and connects nowhere (port 1).
+spdlog_ext::postgres_config valid_config() {
+    spdlog_ext::postgres_config cfg;
+    cfg.conninfo = "host=127.0.0.1 port=1";
+    return cfg;
+}
+
+struct error_seen {
+    std::string variable = "(no error)";
+    std::string what;
+};
+
+// Constructing the sink from `cfg` (validation happens there, without connecting).
+error_seen sink_error(const spdlog_ext::postgres_config& cfg) {
+    error_seen seen;
+    try {
+        spdlog_ext::postgres_batch_sink sink(cfg);
+        sink.shutdown(0ms);
+    } catch (const spdlog_ext::config_error& e) {
+        seen.variable = e.variable();
+        seen.what = e.what();
+    }
+    return seen;
+}
+
+// Reading LOG_POSTGRES_* (postgres_config::from_env), without building a sink.
+error_seen from_env_error() {
+    error_seen seen;
+    try {
+        (void)spdlog_ext::postgres_config::from_env();
+    } catch (const spdlog_ext::config_error& e) {
+        seen.variable = e.variable();
+        seen.what = e.what();
+    }
+    return seen;
+}
+
+// The registry's whole path: read the environment, then build (and validate) the sink.
+error_seen registry_error() {
+    error_seen seen;
+    try {
+        (void)spdlog_ext::sinks_from_string("postgres", spdlog_ext::strictness::strict);
+    } catch (const spdlog_ext::config_error& e) {
+        seen.variable = e.variable();
+        seen.what = e.what();
+    }
+    return seen;
+}
+
+constexpr long long int32_max = 2147483647;  // libpq and the server take these as int
+
+}  // namespace
+
+TEST_SUITE("postgres") {
+    TEST_CASE("table and schema names over 63 bytes are a config_error naming the variable") {
+        auto env = clean_postgres_env();
+        auto cfg = valid_config();
+        cfg.table_prefix = std::string(58, 'p');  // "ppp..._logs": 63 bytes
+        CHECK(sink_error(cfg).variable == "(no error)");
+        cfg.table_prefix = std::string(59, 'p');  // 64 bytes
+        auto seen = sink_error(cfg);
+        INFO(seen.what);
+        CHECK(seen.variable == "LOG_POSTGRES_TABLE_PREFIX");
+        CHECK(contains(seen.what, "LOG_POSTGRES_TABLE_PREFIX"));
+        CHECK(contains(seen.what, "64 bytes"));
+
+        cfg = valid_config();
+        cfg.schema = std::string(63, 's');
+        CHECK(sink_error(cfg).variable == "(no error)");
+        cfg.schema = std::string(64, 's');
+        seen = sink_error(cfg);
+        CHECK(seen.variable == "LOG_POSTGRES_SCHEMA");
+        CHECK(contains(seen.what, "LOG_POSTGRES_SCHEMA"));
+        CHECK(contains(seen.what, "64 bytes"));
+        // Bytes, not characters: 32 two-byte characters are over the limit.
+        std::string accents;
+        for (int i = 0; i < 32; ++i) {
+            accents += "\xC3\xA9";
+        }
+        cfg.schema = accents;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_SCHEMA");
+
+        // The same names from the environment, through the registry.
+        env.set("LOG_POSTGRES_TABLE_PREFIX", std::string(59, 'p'));
+        CHECK(registry_error().variable == "LOG_POSTGRES_TABLE_PREFIX");
+        env.set("LOG_POSTGRES_TABLE_PREFIX", std::string(58, 'p'));
+        CHECK(registry_error().variable == "(no error)");
+        env.set("LOG_POSTGRES_SCHEMA", std::string(64, 's'));
+        CHECK(registry_error().variable == "LOG_POSTGRES_SCHEMA");
+    }
+
+    TEST_CASE("a NUL in the table prefix or schema is a config_error") {
+        auto env = clean_postgres_env();
+        auto cfg = valid_config();
+        cfg.table_prefix = std::string("app\0x", 5);
+        auto seen = sink_error(cfg);
+        CHECK(seen.variable == "LOG_POSTGRES_TABLE_PREFIX");
+        CHECK(contains(seen.what, "NUL"));
+        cfg = valid_config();
+        cfg.schema = std::string("s\0", 2);
+        seen = sink_error(cfg);
+        INFO(seen.what);
+        CHECK(seen.variable == "LOG_POSTGRES_SCHEMA");  // named LOG_POSTGRES_TABLE_PREFIX before
+        CHECK(contains(seen.what, "LOG_POSTGRES_SCHEMA"));
+        CHECK(contains(seen.what, "NUL"));
+    }
+
+    TEST_CASE("negative keepalives and out-of-range timeouts are a config_error at construction") {
+        auto env = clean_postgres_env();
+        auto cfg = valid_config();
+        cfg.keepalives_idle = 0s;  // 0: the OS default, accepted
+        cfg.keepalives_interval = 0s;
+        cfg.keepalives_count = 0;
+        cfg.tcp_user_timeout = 0ms;
+        cfg.statement_timeout = 0ms;
+        CHECK(sink_error(cfg).variable == "(no error)");
+
+        cfg = valid_config();
+        cfg.keepalives_idle = -1s;
+        auto seen = sink_error(cfg);
+        CHECK(seen.variable == "LOG_POSTGRES_KEEPALIVES_IDLE");
+        CHECK(contains(seen.what, "between 0"));
+        cfg = valid_config();
+        cfg.keepalives_interval = -1s;
+        seen = sink_error(cfg);
+        CHECK(seen.variable == "LOG_POSTGRES_KEEPALIVES_INTERVAL");  // was named _IDLE
+        cfg = valid_config();
+        cfg.keepalives_count = -1;
+        seen = sink_error(cfg);
+        CHECK(seen.variable == "LOG_POSTGRES_KEEPALIVES_COUNT");
+
+        cfg = valid_config();
+        cfg.tcp_user_timeout = std::chrono::milliseconds(int32_max);
+        CHECK(sink_error(cfg).variable == "(no error)");
+        cfg.tcp_user_timeout = std::chrono::milliseconds(int32_max + 1);
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_TCP_USER_TIMEOUT");
+        cfg.tcp_user_timeout = -1ms;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_TCP_USER_TIMEOUT");
+
+        cfg = valid_config();
+        cfg.statement_timeout = std::chrono::milliseconds(int32_max);
+        CHECK(sink_error(cfg).variable == "(no error)");
+        cfg.statement_timeout = std::chrono::milliseconds(int32_max + 1);
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_STATEMENT_TIMEOUT");
+
+        cfg = valid_config();
+        cfg.retention_days = -1;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_RETENTION_DAYS");
+        cfg.retention_days = 100001;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_RETENTION_DAYS");
+
+        // Limits the environment had, checked for a config built in code too.
+        cfg = valid_config();
+        cfg.retention_chunk_rows = 0;  // DELETE ... LIMIT 0: retention would never delete
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_RETENTION_CHUNK_ROWS");
+        cfg = valid_config();
+        cfg.connect_timeout = 0s;  // the connect loop would give up at once
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_CONNECT_TIMEOUT");
+        // Beyond Linux's keepalive limits libpq fails every connection (retried forever).
+        cfg = valid_config();
+        cfg.keepalives_count = 128;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_KEEPALIVES_COUNT");
+        cfg.keepalives_count = 127;
+        CHECK(sink_error(cfg).variable == "(no error)");
+        cfg.keepalives_idle = 32768s;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_KEEPALIVES_IDLE");
+        cfg = valid_config();
+        cfg.keepalives_interval = 32768s;
+        CHECK(sink_error(cfg).variable == "LOG_POSTGRES_KEEPALIVES_INTERVAL");
+
+        // From the environment: 596 h fits an int of milliseconds, 597 h does not.
+        for (const char* name :
+             {"LOG_POSTGRES_TCP_USER_TIMEOUT", "LOG_POSTGRES_STATEMENT_TIMEOUT"}) {
+            INFO(std::string(name));
+            env.set(name, "596h");
+            CHECK(registry_error().variable == "(no error)");
+            env.set(name, "597h");
+            CHECK(registry_error().variable == name);
+            env.unset(name);
+        }
+    }
+
+    TEST_CASE("bad LOG_POSTGRES_* values are a config_error naming the variable") {
+        auto env = clean_postgres_env();
+        struct bad_case {
+            const char* variable;
+            const char* value;
+        };
+        const bad_case cases[] = {
+            {"LOG_POSTGRES_KEEPALIVES_IDLE", "-5s"},
+            {"LOG_POSTGRES_KEEPALIVES_IDLE", "5d"},
+            {"LOG_POSTGRES_KEEPALIVES_INTERVAL", "often"},
+            {"LOG_POSTGRES_KEEPALIVES_COUNT", "-1"},
+            {"LOG_POSTGRES_KEEPALIVES_COUNT", "128"},
+            {"LOG_POSTGRES_KEEPALIVES_IDLE", "32768s"},
+            {"LOG_POSTGRES_KEEPALIVES_INTERVAL", "10h"},
+            {"LOG_POSTGRES_KEEPALIVES_COUNT", "3s"},
+            {"LOG_POSTGRES_TCP_USER_TIMEOUT", "-1s"},
+            {"LOG_POSTGRES_STATEMENT_TIMEOUT", "30 seconds"},
+            {"LOG_POSTGRES_CONNECT_TIMEOUT", "later"},
+            {"LOG_POSTGRES_RETENTION_DAYS", "100001"},
+            {"LOG_POSTGRES_RETENTION_DAYS", "-1"},
+            {"LOG_POSTGRES_RETENTION_DAYS", "7d"},
+            {"LOG_POSTGRES_RETENTION_CHUNK_ROWS", "0"},
+            {"LOG_POSTGRES_RETENTION_CHUNK_ROWS", "many"},
+            {"LOG_POSTGRES_RETENTION_INTERVAL", "hourly"},
+            {"LOG_POSTGRES_INDEXES", "fast"},
+            {"LOG_POSTGRES_INDEXES", "minimal,full"},
+            {"LOG_POSTGRES_CREATE_TABLE", "maybe"},
+        };
+        for (const auto& c : cases) {
+            INFO((std::string(c.variable) + "=" + c.value));
+            env.set(c.variable, c.value);
+            const auto seen = from_env_error();
+            INFO(seen.what);
+            CHECK(seen.variable == c.variable);
+            CHECK(contains(seen.what, c.variable));
+            CHECK(registry_error().variable == c.variable);  // the registry says the same
+            env.unset(c.variable);
+        }
+        CHECK(from_env_error().variable == "(no error)");
+        env.set("LOG_POSTGRES_INDEXES", "fast");
+        CHECK(contains(from_env_error().what, "none, minimal, standard, full"));
+    }
+
+    TEST_CASE("the edges of the LOG_POSTGRES_* ranges are accepted") {
+        auto env = clean_postgres_env();
+        env.set("LOG_POSTGRES_KEEPALIVES_COUNT", "127");
+        env.set("LOG_POSTGRES_KEEPALIVES_INTERVAL", "32767s");
+        env.set("LOG_POSTGRES_CONNECT_TIMEOUT", "500ms");  // libpq counts seconds: rounded up
+        env.set("LOG_POSTGRES_RETENTION_DAYS", "100000");
+        env.set("LOG_POSTGRES_RETENTION_CHUNK_ROWS", "1");
+        env.set("LOG_POSTGRES_RETENTION_INTERVAL", "5m");
+        env.set("LOG_POSTGRES_KEEPALIVES_IDLE", "0");
+        env.set("LOG_POSTGRES_TCP_USER_TIMEOUT", "0");
+        env.set("LOG_POSTGRES_STATEMENT_TIMEOUT", "0");
+        env.set("LOG_POSTGRES_CREATE_TABLE", "false");
+        const auto cfg = spdlog_ext::postgres_config::from_env();
+        CHECK(cfg.keepalives_count == 127);
+        CHECK(cfg.keepalives_interval == 32767s);
+        CHECK(cfg.connect_timeout == 1s);  // was 0 s: no connection attempt at all
+        CHECK(cfg.retention_days == 100000);
+        CHECK(cfg.retention_chunk_rows == 1);
+        CHECK(cfg.retention_interval == 5min);
+        CHECK(cfg.keepalives_idle == 0s);
+        CHECK(cfg.tcp_user_timeout == 0ms);
+        CHECK(cfg.statement_timeout == 0ms);
+        CHECK_FALSE(cfg.create_table);
+        CHECK(sink_error(cfg).variable == "(no error)");
+
+        // The index sets by name: case and spaces do not matter.
+        const std::pair<const char*, spdlog_ext::postgres_indexes> indexes[] = {
+            {"none", spdlog_ext::postgres_indexes::none},
+            {"minimal", spdlog_ext::postgres_indexes::minimal},
+            {"Standard", spdlog_ext::postgres_indexes::standard},
+            {" FULL ", spdlog_ext::postgres_indexes::full}};
+        for (const auto& index : indexes) {
+            INFO(std::string(index.first));
+            env.set("LOG_POSTGRES_INDEXES", index.first);
+            CHECK(spdlog_ext::postgres_config::from_env().indexes == index.second);
+        }
+    }
+}

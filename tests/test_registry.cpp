@@ -378,6 +378,19 @@ TEST_SUITE("registry") {
         CHECK_THROWS_AS(opts.get_size("A", 0), spdlog_ext::config_error);  // units not allowed
     }
 
+    TEST_CASE("env_options: a duration over a year is refused in any unit - never wrapped") {
+        spdlog_ext::env_options opts("t");
+        // 3e12 h overflowed the milliseconds (checked before the unit): a negative duration.
+        env_guard env{{"LOG_T_A", "3000000000000h"},
+                      {"LOG_T_B", "8760h"},
+                      {"LOG_T_C", "8761h"},
+                      {"LOG_T_D", "525601m"}};
+        CHECK_THROWS_AS(opts.get_duration("A", 0ms), spdlog_ext::config_error);
+        CHECK(opts.get_duration("B", 0ms) == std::chrono::hours(8760));
+        CHECK_THROWS_AS(opts.get_duration("C", 0ms), spdlog_ext::config_error);
+        CHECK_THROWS_AS(opts.get_duration("D", 0ms), spdlog_ext::config_error);
+    }
+
     TEST_CASE("apply_engine reads every engine option through the one mapping") {
         env_guard env{{"LOG_ENG_QUEUE_MAX_RECORDS", "5000"}, {"LOG_ENG_QUEUE_MAX_BYTES", "8MB"},
                       {"LOG_ENG_OVERFLOW", "Drop_Oldest"},   {"LOG_ENG_BLOCK_TIMEOUT", "1s"},

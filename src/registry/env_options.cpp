@@ -177,8 +177,10 @@ std::chrono::milliseconds env_options::get_duration(
     } else {
         fail(option, "'" + *value + "' has an unknown unit (use ms, s, m or h)");
     }
-    if (n > 1000ull * 3600 * 1000 * 24 * 365) {
-        fail(option, "'" + *value + "' is too long");
+    // Compared in the value's own unit: n * ms_per_unit could overflow first.
+    constexpr unsigned long long year_ms = 1000ull * 3600 * 24 * 365;
+    if (n > year_ms / ms_per_unit) {
+        fail(option, "'" + *value + "' is too long (at most a year)");
     }
     return std::chrono::milliseconds(static_cast<long long>(n * ms_per_unit));
 }

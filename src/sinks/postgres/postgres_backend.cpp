@@ -35,13 +35,11 @@ namespace spdlog_ext::detail {
 
 namespace {
 
-constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
-
 // A name derived from the table's, shortened with a stable hash when it would pass 63 bytes
 // (PostgreSQL would silently truncate it, and two indexes could collide).
 std::string derived_name(const std::string& table, const std::string& suffix) {
     std::string name = table + "_" + suffix;
-    if (name.size() <= max_identifier) {
+    if (name.size() <= pg_max_identifier) {
         return name;
     }
     std::uint32_t hash = 2166136261u;  // FNV-1a
@@ -50,7 +48,7 @@ std::string derived_name(const std::string& table, const std::string& suffix) {
     }
     char hex[9];
     std::snprintf(hex, sizeof hex, "%08x", hash);
-    const std::size_t keep = max_identifier - suffix.size() - 10;
+    const std::size_t keep = pg_max_identifier - suffix.size() - 10;
     return std::string(utf8::truncate(table, keep)) + "_" + hex + "_" + suffix;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,6 +14,9 @@
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 
 namespace spdlog_ext::detail {
+
+// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1): longer ones are silently truncated.
+inline constexpr std::size_t pg_max_identifier = 63;
 
 // What the sink adds to the user's connection: libpq parameters (after the conninfo, so they
 // override it: only those it does not set itself, but client_encoding always), the

@@ -21,8 +21,6 @@
 namespace spdlog_ext {
 
 namespace {
-constexpr std::size_t max_identifier = 63;  // PostgreSQL's NAMEDATALEN - 1
-
 bool is_uri(const std::string& conninfo) {
     return conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
 }
@@ -378,29 +376,50 @@ void validate_conninfo(const postgres_config& cfg) {
 void validate_postgres_config(const postgres_config& cfg) {
     validate_conninfo(cfg);
     const std::string table = cfg.table_name();
-    if (table.size() > max_identifier) {
+    if (table.size() > pg_max_identifier) {
         throw config_error("LOG_POSTGRES_TABLE_PREFIX",
                            "LOG_POSTGRES_TABLE_PREFIX (table_prefix): the table name is " +
                                std::to_string(table.size()) +
                                " bytes, over PostgreSQL's 63-byte limit: use a shorter prefix");
     }
-    if (cfg.schema.size() > max_identifier) {
+    if (cfg.schema.size() > pg_max_identifier) {
         throw config_error("LOG_POSTGRES_SCHEMA", "LOG_POSTGRES_SCHEMA (schema): the name is " +
                                                       std::to_string(cfg.schema.size()) +
                                                       " bytes, over PostgreSQL's 63-byte limit");
     }
-    if (cfg.table_prefix.find('\0') != std::string::npos ||
-        cfg.schema.find('\0') != std::string::npos) {
-        throw config_error(
-            "LOG_POSTGRES_TABLE_PREFIX",
-            "LOG_POSTGRES_TABLE_PREFIX / LOG_POSTGRES_SCHEMA: names cannot hold NUL");
+    if (cfg.table_prefix.find('\0') != std::string::npos) {
+        throw config_error("LOG_POSTGRES_TABLE_PREFIX",
+                           "LOG_POSTGRES_TABLE_PREFIX (table_prefix): a name cannot hold NUL");
     }
-    if (cfg.keepalives_idle.count() < 0 || cfg.keepalives_interval.count() < 0 ||
-        cfg.keepalives_count < 0) {
-        throw config_error(
-            "LOG_POSTGRES_KEEPALIVES_IDLE",
-            "LOG_POSTGRES_KEEPALIVES_IDLE / _INTERVAL / _COUNT (keepalives_*) cannot "
-            "be negative (0 leaves the setting to the OS)");
+    if (cfg.schema.find('\0') != std::string::npos) {
+        throw config_error("LOG_POSTGRES_SCHEMA",
+                           "LOG_POSTGRES_SCHEMA (schema): a name cannot hold NUL");
+    }
+    if (cfg.connect_timeout.count() < 1) {
+        // libpq counts whole seconds, and our connect loop gives up at once on 0.
+        throw config_error("LOG_POSTGRES_CONNECT_TIMEOUT",
+                           "LOG_POSTGRES_CONNECT_TIMEOUT (connect_timeout) must be at least 1s");
+    }
+    // Linux's limits (TCP_KEEPIDLE/TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127): libpq
+    // fails every connection with a value beyond them, which would retry forever.
+    const struct {
+        long long value, max;
+        const char *variable, *what;
+    } keepalives[] = {
+        {cfg.keepalives_idle.count(), 32767, "LOG_POSTGRES_KEEPALIVES_IDLE",
+         "LOG_POSTGRES_KEEPALIVES_IDLE (keepalives_idle) must be between 0 (the OS default) and "
+         "32767s"},
+        {cfg.keepalives_interval.count(), 32767, "LOG_POSTGRES_KEEPALIVES_INTERVAL",
+         "LOG_POSTGRES_KEEPALIVES_INTERVAL (keepalives_interval) must be between 0 (the OS "
+         "default) and 32767s"},
+        {cfg.keepalives_count, 127, "LOG_POSTGRES_KEEPALIVES_COUNT",
+         "LOG_POSTGRES_KEEPALIVES_COUNT (keepalives_count) must be between 0 (the OS default) "
+         "and 127 probes"},
+    };
+    for (const auto& k : keepalives) {
+        if (k.value < 0 || k.value > k.max) {
+            throw config_error(k.variable, k.what);
+        }
     }
     if (cfg.tcp_user_timeout.count() < 0 || cfg.tcp_user_timeout.count() > INT32_MAX) {
         throw config_error("LOG_POSTGRES_TCP_USER_TIMEOUT",
@@ -412,9 +431,16 @@ void validate_postgres_config(const postgres_config& cfg) {
                            "LOG_POSTGRES_STATEMENT_TIMEOUT (statement_timeout) must be between 0 "
                            "(no limit) and 24 days");
     }
-    if (cfg.retention_days < 0) {
+    if (cfg.retention_days < 0 || cfg.retention_days > 100000) {
         throw config_error("LOG_POSTGRES_RETENTION_DAYS",
-                           "LOG_POSTGRES_RETENTION_DAYS (retention_days) cannot be negative");
+                           "LOG_POSTGRES_RETENTION_DAYS (retention_days) must be between 0 (keep "
+                           "everything) and 100000 days");
+    }
+    if (cfg.retention_chunk_rows == 0) {
+        // DELETE ... LIMIT 0 deletes nothing: the table and its _batches would grow forever.
+        throw config_error("LOG_POSTGRES_RETENTION_CHUNK_ROWS",
+                           "LOG_POSTGRES_RETENTION_CHUNK_ROWS (retention_chunk_rows) must be at "
+                           "least 1");
     }
 }
 
@@ -442,17 +468,22 @@ postgres_config postgres_config_from(const env_options& env) {
     if (cfg.retention_chunk_rows == 0) {
         env.fail("RETENTION_CHUNK_ROWS", "must be at least 1");
     }
-    cfg.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(
-        env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout));
+    cfg.connect_timeout = whole_seconds(env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout));
     cfg.keepalives_idle = whole_seconds(env.get_duration("KEEPALIVES_IDLE", cfg.keepalives_idle));
     cfg.keepalives_interval =
         whole_seconds(env.get_duration("KEEPALIVES_INTERVAL", cfg.keepalives_interval));
     const std::size_t count =
         env.get_size("KEEPALIVES_COUNT", static_cast<std::size_t>(cfg.keepalives_count));
-    if (count > 1000) {
-        env.fail("KEEPALIVES_COUNT", "must be between 0 and 1000 probes");
+    if (count > 127) {
+        env.fail("KEEPALIVES_COUNT", "must be between 0 and 127 probes (Linux's limit)");
     }
     cfg.keepalives_count = static_cast<int>(count);
+    for (const auto& [name, value] : {std::pair{"KEEPALIVES_IDLE", cfg.keepalives_idle},
+                                      std::pair{"KEEPALIVES_INTERVAL", cfg.keepalives_interval}}) {
+        if (value.count() > 32767) {
+            env.fail(name, "must be at most 32767s (Linux's limit)");
+        }
+    }
     cfg.tcp_user_timeout = env.get_duration("TCP_USER_TIMEOUT", cfg.tcp_user_timeout);
     cfg.statement_timeout = env.get_duration("STATEMENT_TIMEOUT", cfg.statement_timeout);
     env.apply_engine(cfg.engine);
