@@ -3,7 +3,7 @@
 //   a. the line-protocol encoder alone, on one core: `records` typical records (logger name, an
 //      ~80-character message, level, three structured fields: an integer, a float and a string)
 //      encoded in batches of 5000 (InfluxDB's advice, the sink's default batch), as the sink's
-//      worker does (encode, then commit). Reports lines/s and MB/s. Goal: >= 3M lines/s.
+//      worker does (level counts off). Reports lines/s and MB/s. Goal: >= 3M lines/s.
 //   b. end to end into the real influxd of scripts/services.sh (v1 API, /write?precision=ns):
 //      the same records logged through an influx_timeseries_sink (spdlog_ext::log with the three
 //      fields), timed from the first logging call until flush_for() returns (InfluxDB answered
@@ -28,7 +28,7 @@
 #include <spdlog_ext/sinks/influx_timeseries_sink.h>
 #include <spdlog_ext/spdlog_ext.h>
 #include "bench_common.h"
-#include "sinks/influx/line_protocol.h"  // the encoder (src/, internal)
+#include "sinks/influx/influx_encoder.h"  // the encoder (src/, internal)
 
 #include <algorithm>
 #include <chrono>
@@ -114,14 +114,13 @@ encode_result bench_encoder(const std::vector<spdlog_ext::record>& records) {
     for (std::size_t at = 0; at < records.size(); at += batch_records) {
         const std::size_t n = std::min(batch_records, records.size() - at);
         r.lines += encoder.encode(spdlog_ext::record_span(records.data() + at, n), out);
-        encoder.commit();
         r.bytes += out.size();
     }
     r.seconds = seconds_since(t0);
     return r;
 }
 
-// The first batch encoded `times` times (rolled back each time: identical work), its records
+// The first batch encoded `times` times (identical work), its records
 // hot in the cache: the encoder's own cost without the memory traffic of fresh records.
 encode_result bench_encoder_hot(const std::vector<spdlog_ext::record>& records, int times) {
     spdlog_ext::detail::line_encoder encoder(encoder_options("logs"));
@@ -136,7 +135,6 @@ encode_result bench_encoder_hot(const std::vector<spdlog_ext::record>& records, 
         r.bytes += out.size();
     }
     r.seconds = seconds_since(t0);
-    encoder.rollback();
     return r;
 }
 
@@ -149,7 +147,6 @@ std::vector<std::string> encode_batches(const std::vector<spdlog_ext::record>& r
         const std::size_t n = std::min(batch_records, records.size() - at);
         std::string out;
         encoder.encode(spdlog_ext::record_span(records.data() + at, n), out);
-        encoder.commit();
         bodies.push_back(std::move(out));
     }
     return bodies;

@@ -1,13 +1,15 @@
 // InfluxDB line protocol (influx_timeseries_sink): every line the encoder writes parses with the
 // strict parser of the tests (tests/support/line_protocol_parser.h), with at least one field,
-// unique tag keys, one line per record unless it is skipped, across retries, commits and
-// rollbacks; the escaping primitives round-trip safe text.
+// unique tag keys, one line per record unless it is skipped, and the level-count lines, across
+// retries, commits and rollbacks (as the backend runs them); the escaping primitives round-trip
+// safe text.
 #include <cstdint>
 #include <set>
 #include <string>
 
 #include "fuzz_common.h"
-#include "sinks/influx/line_protocol.h"
+#include "sinks/influx/influx_encoder.h"
+#include "sinks/influx/level_counts.h"
 #include "spdlog_ext/metrics.h"
 #include "support/line_protocol_parser.h"
 
@@ -60,9 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.service = token(p);
     o.hostname = token(p);
     o.unsigned_integers = p.ConsumeBool();
-    o.level_counts_interval_ns =
+    const std::int64_t interval_ns =
         p.ConsumeBool() ? p.ConsumeIntegralInRange<std::int64_t>(1, 1e12) : 0;
     d::line_encoder encoder(o);
+    d::level_counts counts(interval_ns, "log_counts", o.hostname, o.service);
 
     // Escaping primitives on their own: a measurement, tag and field built from fuzz tokens.
     {
@@ -115,23 +118,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::string out;
         std::vector<std::size_t> skipped;
         const spdlog_ext::record_span span(batch.data(), batch.size());
-        const std::size_t lines = encoder.encode(span, out, source, 0, &skipped);
+        counts.begin();
+        std::size_t lines = encoder.encode(span, out, source, 0, &skipped);
+        counts.tally(span);
+        lines += counts.append_lines(out);
         check_body(out, o.unsigned_integers, lines);
         for (const std::size_t s : skipped) {
             FUZZ_CHECK(s < batch.size(), "skipped index out of range", out);
         }
         if (p.ConsumeBool()) {
-            encoder.commit();
+            counts.commit();
         } else {
-            encoder.rollback();
+            counts.rollback();
         }
         if (p.ConsumeBool() && batch.size() > 1) {  // a bisection half of the same source
             const std::size_t half = batch.size() / 2;
-            out.clear();
-            const std::size_t n =
-                encoder.encode(span.subspan(half, batch.size() - half), out, source, half);
+            const auto second = span.subspan(half, batch.size() - half);
+            counts.begin();
+            std::size_t n = encoder.encode(second, out, source, half);
+            counts.tally(second);
+            n += counts.append_lines(out);
             check_body(out, o.unsigned_integers, n);
-            encoder.rollback();
+            counts.rollback();
         }
     }
     return 0;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -14,7 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "sinks/influx/line_protocol.h"
+#include "sinks/influx/influx_encoder.h"
+#include "sinks/influx/level_counts.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/metrics.h"
@@ -313,8 +315,7 @@ TEST_SUITE("influx") {
         }
         std::string first;
         encoder.encode({records.data(), records.size()}, first, 7, 0);
-        encoder.rollback();  // e.g. a 503: the retry must write the very same points
-        std::string again;
+        std::string again;  // e.g. after a 503: the retry must write the very same points
         encoder.encode({records.data(), records.size()}, again, 7, 0);
         CHECK(first == again);
         const auto parsed = test::lp::parse(again, true);
@@ -555,31 +556,42 @@ TEST_SUITE("influx") {
     }
 
     TEST_CASE("line protocol - level counts are cumulative per interval and idempotent") {
-        line_protocol_options o = options();
-        o.level_counts_interval_ns = 10'000'000'000;  // 10 s
-        line_encoder encoder(o);
-        const auto counts = [](const std::vector<test::lp::point>& points) {
+        spdlog_ext::detail::level_counts level_counts(10'000'000'000, "log_counts", "web-1",
+                                                      "shop");  // 10 s
+        // One write as the backend does it: begin, tally, lines; then commit or roll back.
+        const auto counts = [&](const std::vector<spdlog_ext::record>& records) {
+            level_counts.begin();
+            level_counts.tally({records.data(), records.size()});
+            std::string body;
+            const std::size_t lines = level_counts.append_lines(body);
+            CHECK(lines == static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')));
+            const auto parsed = test::lp::parse(body, true);
+            CHECK(parsed.errors.empty());
             std::map<std::string, std::int64_t> out;
-            for (const auto& p : points) {
-                if (p.measurement == "log_counts") {
-                    out[tag(p, "level") + "/" + tag(p, "logger")] = p.fields.at("count").i;
-                }
+            for (const auto& p : parsed.points) {
+                CHECK(p.measurement == "log_counts");
+                CHECK(tag(p, "host") == "web-1");
+                CHECK(tag(p, "service") == "shop");
+                out[tag(p, "level") + "/" + tag(p, "logger")] = p.fields.at("count").i;
             }
             return out;
         };
         std::vector<spdlog_ext::record> first = {
             make_record("a", nullptr, t0, spdlog::level::err),
             make_record("b", nullptr, t0 + 1s, spdlog::level::err),
-            make_record("c", nullptr, t0 + 2s, spdlog::level::info, "db")};
-        auto c1 = counts(round_trip(encoder, first));
+            make_record("c", nullptr, t0 + 2s, spdlog::level::info, "db"),
+            make_record(
+                "a metric is not a log",
+                json{{spdlog_ext::metric_field, {{"measurement", "m"}, {"fields", {{"x", 1}}}}}})};
+        auto c1 = counts(first);
         CHECK(c1["error/app"] == 2);
         CHECK(c1["info/db"] == 1);
-        encoder.rollback();  // not delivered: counted again on the retry, not twice
-        c1 = counts(round_trip(encoder, first));
+        CHECK(c1.count("info/app") == 0);
+        level_counts.rollback();  // not delivered: counted again on the retry, not twice
+        c1 = counts(first);
         CHECK(c1["error/app"] == 2);
-        encoder.commit();
-        const auto c2 =
-            counts(round_trip(encoder, {make_record("d", nullptr, t0 + 3s, spdlog::level::err)}));
+        level_counts.commit();
+        const auto c2 = counts({make_record("d", nullptr, t0 + 3s, spdlog::level::err)});
         CHECK(c2.at("error/app") == 3);   // the whole interval so far
         CHECK(c2.count("info/db") == 0);  // untouched intervals are not rewritten
     }
@@ -738,6 +750,37 @@ TEST_SUITE("influx") {
         check_no_violations(server);
         CHECK(messages_of(server.points()) == std::set<std::string>{"must arrive"});
         check_accounting(sink->stats(), 1);
+    }
+
+    TEST_CASE("level counts - a write refused with 503 counts its records once on the retry") {
+        // The backend commits a write's level counts only once the server took it.
+        test::fake_influx_v2 server;
+        server.set_faults([](const test::influx_request& r, const std::vector<test::lp::point>&) {
+            return r.index == 0 ? test::influx_fault::answer(503) : test::influx_fault{};
+        });
+        influx_fixture fx;
+        auto cfg = fx.config(server);
+        cfg.level_counts_interval = std::chrono::hours(1);
+        cfg.engine.batch_max_delay = 200ms;  // one batch
+        auto sink = std::make_shared<spdlog_ext::influx_timeseries_sink>(cfg);
+        spdlog::logger logger("app", sink);
+        const auto same = spdlog::log_clock::now();
+        for (int i = 0; i < 10; ++i) {
+            logger.log(same, spdlog::source_loc{}, spdlog::level::err, "e" + std::to_string(i));
+        }
+        REQUIRE(sink->flush_for(10s));
+        check_no_violations(server);
+        REQUIRE(server.requests().size() >= 2);
+        CHECK(server.requests()[0].status == 503);
+        std::int64_t count = 0;
+        for (const auto& p : server.points()) {
+            if (p.measurement == "log_counts" && tag(p, "level") == "error") {
+                count = std::max(count, p.fields.at("count").i);
+            }
+        }
+        CHECK(count == 10);
+        CHECK(messages_of(server.points()).size() == 10);
+        check_accounting(sink->stats(), 10);
     }
 
     TEST_CASE("401 stops the sink with one error naming INFLUX_TOKEN - the token never shown") {

@@ -8,7 +8,8 @@
 #include "core/utf8.h"
 #include "core/warnings.h"
 #include "sinks/influx/influx_backend.h"
-#include "sinks/influx/line_protocol.h"
+#include "sinks/influx/influx_encoder.h"
+#include "sinks/influx/level_counts.h"
 #include "sinks/logger_factory.h"
 #include "transport/http_transport.h"
 
@@ -42,7 +43,10 @@ std::string server_message(const std::string& body) {
 class influx_backend final : public backend {
   public:
     explicit influx_backend(const influx_config& cfg)
-        : transport_(options(cfg)), encoder_(encoder_options(cfg)), url_(cfg.write_url()) {
+        : transport_(options(cfg)),
+          encoder_(encoder_options(cfg)),
+          counts_(level_counts_for(cfg)),
+          url_(cfg.write_url()) {
         request_.url = url_;
         request_.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
         if (cfg.api == influx_api::v2) {
@@ -60,19 +64,24 @@ class influx_backend final : public backend {
     }
 
     batch_result write(record_span batch, const write_context& context) override {
+        // The level counts are a transaction: this write's tally is kept only once delivered,
+        // so a retry or a bisection half counts its records once.
+        counts_.begin();
         encoder_.encode(batch, request_.body, context.source_id, context.source_offset, &skipped_);
+        counts_.tally(batch);
+        counts_.append_lines(request_.body);
         publish_stats();
         if (request_.body.empty()) {
-            encoder_.commit();
+            counts_.commit();
             return with_skipped(batch_result::delivered());
         }
         const detail::http_response response = transport_.post(request_);
         const long status = response.status;
         if (status >= 200 && status < 300) {
-            encoder_.commit();
+            counts_.commit();
             return with_skipped(batch_result::delivered());
         }
-        encoder_.rollback();  // level counts: a retry or a half counts its records again
+        counts_.rollback();
         const std::string why =
             "InfluxDB (HTTP " + std::to_string(status) + "): " + server_message(response.body);
         if (status == 400 || status == 422) {
@@ -115,12 +124,19 @@ class influx_backend final : public backend {
         o.measurement = cfg.measurement;
         o.tag_fields = cfg.tag_fields;
         o.service = cfg.service;
-        o.hostname = cfg.hostname.empty() ? host_name() : cfg.hostname;
+        o.hostname = host_tag_value(cfg);
         o.unsigned_integers = use_unsigned(cfg);
-        o.level_counts_interval_ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.level_counts_interval).count();
-        o.level_counts_measurement = cfg.level_counts_measurement;
         return o;
+    }
+
+    static detail::level_counts level_counts_for(const influx_config& cfg) {
+        return detail::level_counts(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.level_counts_interval).count(),
+            cfg.level_counts_measurement, host_tag_value(cfg), cfg.service);
+    }
+
+    static std::string host_tag_value(const influx_config& cfg) {
+        return cfg.hostname.empty() ? host_name() : cfg.hostname;
     }
 
     // Records that gave no point (a metric with only NaN values) go to the fallback.
@@ -144,6 +160,7 @@ class influx_backend final : public backend {
 
     detail::http_transport transport_;
     detail::line_encoder encoder_;
+    detail::level_counts counts_;
     std::string url_;
     std::string credentials_hint_;
     std::string target_hint_;

@@ -1,15 +1,11 @@
-#include "sinks/influx/line_protocol.h"
+#include "sinks/influx/influx_encoder.h"
 
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <limits>
 
 #include "core/levels.h"
-#include "core/utf8.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/metrics.h"
 
@@ -17,107 +13,6 @@ namespace spdlog_ext::detail {
 
 namespace {
 using json = nlohmann::json;
-
-constexpr std::string_view replacement = "\uFFFD";
-constexpr std::string_view fullwidth_backslash = "\uFF3C";  // for a name's trailing '\'
-
-// Bytes that need a look in names: controls, backslash, the separators, and non-ASCII (UTF-8
-// validation). Everything else is copied as is.
-struct name_table {
-    bool attention[256] = {};
-    constexpr name_table(bool escape_equals) {
-        for (int c = 0; c < 0x20; ++c) {
-            attention[c] = true;
-        }
-        for (int c = 0x7f; c < 256; ++c) {
-            attention[c] = true;
-        }
-        attention[static_cast<unsigned char>(',')] = true;
-        attention[static_cast<unsigned char>(' ')] = true;
-        attention[static_cast<unsigned char>('\\')] = true;
-        attention[static_cast<unsigned char>('=')] = escape_equals;
-    }
-};
-constexpr name_table measurement_table(false);
-constexpr name_table key_table(true);
-
-// Bytes of a string value that need a look: the two escapes, NUL, non-ASCII.
-struct value_table {
-    bool attention[256] = {};
-    constexpr value_table() {
-        attention[0] = true;
-        attention[static_cast<unsigned char>('"')] = true;
-        attention[static_cast<unsigned char>('\\')] = true;
-        for (int c = 0x80; c < 256; ++c) {
-            attention[c] = true;
-        }
-    }
-};
-constexpr value_table string_table;
-
-// Length of the leading part of `value` without '"', '\\', NUL or non-ASCII: eight bytes at a time
-// (messages are most of a line's bytes), then byte by byte.
-std::size_t plain_prefix(std::string_view value) noexcept {
-    constexpr std::uint64_t ones = 0x0101010101010101ULL;
-    constexpr std::uint64_t highs = 0x8080808080808080ULL;
-    const auto has_zero_byte = [](std::uint64_t x) { return ((x - ones) & ~x & highs) != 0; };
-    const char* p = value.data();
-    const std::size_t n = value.size();
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t w;
-        std::memcpy(&w, p + i, 8);
-        if ((w & highs) != 0 || has_zero_byte(w) || has_zero_byte(w ^ (ones * '"')) ||
-            has_zero_byte(w ^ (ones * '\\'))) {
-            break;
-        }
-    }
-    while (i < n && !string_table.attention[static_cast<unsigned char>(p[i])]) {
-        ++i;
-    }
-    return i;
-}
-
-// InfluxDB reads a backslash before ',', '=', ' ' or '"' as an escape in some places and pairs
-// up backslash runs in others (field keys; its line splitter everywhere), and a name ending in
-// one swallows the separator: such a backslash cannot be written as itself.
-bool unreadable_backslash(std::string_view s, std::size_t i) {
-    if (i + 1 == s.size()) {
-        return true;
-    }
-    const char next = s[i + 1];
-    return next == ',' || next == '=' || next == ' ' || next == '"';
-}
-
-void append_name(std::string& out, std::string_view name, const name_table& table,
-                 bool escape_equals) {
-    bool simple = true;
-    for (char c : name) {
-        if (table.attention[static_cast<unsigned char>(c)]) {
-            simple = false;
-            break;
-        }
-    }
-    if (simple) {
-        out.append(name);
-        return;
-    }
-    const std::string valid = utf8::sanitize(name);
-    for (std::size_t i = 0; i < valid.size(); ++i) {
-        const char c = valid[i];
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            out += replacement;  // a raw newline would end the line; no escape exists for it
-        } else if (c == ',' || c == ' ' || (escape_equals && c == '=')) {
-            out += '\\';
-            out += c;
-        } else if (c == '\\' && unreadable_backslash(valid, i)) {
-            out += fullwidth_backslash;
-        } else {
-            out += c;
-        }
-    }
-}
 
 // Keys InfluxDB reserves (`time`, `_...`) or that our own tags/fields use get a prefix.
 bool reserved_key(std::string_view key) {
@@ -152,28 +47,6 @@ std::string_view safe_key(std::string_view key, std::string_view prefix, bool ta
     scratch.assign(prefix);
     scratch.append(key);
     return scratch;
-}
-
-// InfluxDB's timestamp range: INT64_MIN and INT64_MAX themselves are refused.
-constexpr std::int64_t min_timestamp = std::numeric_limits<std::int64_t>::min() + 2;
-constexpr std::int64_t max_timestamp = std::numeric_limits<std::int64_t>::max() - 1;
-
-std::int64_t ns_since_epoch(spdlog::log_clock::time_point t) {
-    const auto ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-    return std::clamp<std::int64_t>(ns, min_timestamp, max_timestamp);
-}
-
-void append_int(std::string& out, std::int64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
 }
 
 // The key just written at out[from, end): if an earlier key of the same line reads the same
@@ -262,8 +135,9 @@ std::string tag_text(const json& value) {
     return value.is_string() ? value.get<std::string>()
                              : value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
+}  // namespace
 
-bool is_metric(const record& r) {
+bool written_as_metric(const record& r) {
     if (!r.fields.is_object()) {
         return false;
     }
@@ -275,7 +149,6 @@ bool is_metric(const record& r) {
            !(*it)["measurement"].get_ref<const std::string&>().empty() && it->contains("fields") &&
            (*it)["fields"].is_object();
 }
-}  // namespace
 
 void line_keys::clear() {
     spans_.clear();
@@ -312,56 +185,6 @@ void line_keys::set_next_suffix(std::string base, std::uint64_t n) {
     suffixes_[std::move(base)] = n;
 }
 
-void append_measurement(std::string& out, std::string_view name) {
-    if (!name.empty() && name.front() == '#') {
-        out += "\uFF03";  // a line starting with '#' is a comment: the point would vanish
-        name.remove_prefix(1);
-    }
-    append_name(out, name, measurement_table, false);
-}
-
-void append_tag(std::string& out, std::string_view text) {
-    append_name(out, text, key_table, true);
-}
-
-void append_field_key(std::string& out, std::string_view key) {
-    append_name(out, key, key_table, true);
-}
-
-void append_string_value(std::string& out, std::string_view value) {
-    out += '"';
-    const std::size_t plain = plain_prefix(value);  // the leading run that needs nothing
-    if (plain == value.size()) {
-        out.append(value);
-    } else {
-        // Control characters other than NUL stay: InfluxDB stores them and JSON escapes them.
-        out.append(value.substr(0, plain));
-        const std::string valid = utf8::sanitize(value.substr(plain));
-        for (char c : valid) {
-            if (c == '"' || c == '\\') {
-                out += '\\';
-                out += c;
-            } else if (c == '\0') {
-                out += replacement;
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
-void append_float(std::string& out, double value) {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, value);  // shortest round-trip
-    out.append(buf, r.ptr);
-}
-
-std::size_t line_encoder::count_hash::operator()(const count_key& k) const noexcept {
-    return std::hash<std::string>()(k.logger) ^ (std::hash<std::int64_t>()(k.interval) * 31) ^
-           static_cast<std::size_t>(k.level);
-}
-
 line_encoder::line_encoder(line_protocol_options options) : options_(std::move(options)) {
     // An empty tag key, or the same key twice, would make every line unparsable.
     auto& names = options_.tag_fields;
@@ -372,14 +195,8 @@ line_encoder::line_encoder(line_protocol_options options) : options_(std::move(o
         }
     }
     names = std::move(unique);
-    if (!options_.hostname.empty()) {
-        host_tag_ = ",host=";
-        append_tag(host_tag_, options_.hostname);
-    }
-    if (!options_.service.empty()) {
-        service_tag_ = ",service=";
-        append_tag(service_tag_, options_.service);
-    }
+    host_tag_ = tag_pair("host", options_.hostname);
+    service_tag_ = tag_pair("service", options_.service);
 }
 
 void line_encoder::append_sorted_tags(std::string& out) {
@@ -393,48 +210,6 @@ void line_encoder::append_sorted_tags(std::string& out) {
         out += '=';
         append_tag(out, value);
     }
-}
-
-std::int64_t line_encoder::unique_time(series_state& s, std::int64_t ts) {
-    const std::int64_t wanted = ts;
-    if (s.count > 0 && ts <= s.last) {
-        const auto behind = static_cast<std::uint64_t>(s.last) - static_cast<std::uint64_t>(ts);
-        if (behind < static_cast<std::uint64_t>(same_time_window_ns) && s.last < max_timestamp) {
-            // Same instant as (or just before) the newest point: right after it, so a burst of
-            // equal timestamps becomes t, t+1, t+2, ... and nothing is overwritten.
-            ts = s.last + 1;
-        } else {
-            // An older time (a backfilled metric): only move off the recent points it hits.
-            const std::size_t n = std::min(s.count, series_state::ring_size);
-            for (std::size_t i = 0; i < n; ++i) {
-                if (s.recent[i] == ts && ts < max_timestamp) {
-                    ++ts;
-                    i = static_cast<std::size_t>(-1);  // check again from the start
-                }
-            }
-        }
-    }
-    if (ts != wanted) {
-        ++stats_.timestamps_shifted;
-    }
-    s.recent[s.count++ % series_state::ring_size] = ts;
-    s.last = std::max(s.last, ts);
-    return ts;
-}
-
-std::int64_t line_encoder::timestamp_of(std::size_t index, std::uint64_t series,
-                                        series_state* state, std::int64_t ts, bool& first) {
-    if (index < memo_set_.size() && memo_set_[index] != 0) {
-        first = false;
-        return memo_time_[index];
-    }
-    first = true;
-    if (index >= memo_set_.size()) {
-        memo_set_.resize(index + 1, 0);
-        memo_time_.resize(index + 1, 0);
-    }
-    memo_set_[index] = 1;
-    return memo_time_[index] = unique_time(state != nullptr ? *state : series_[series], ts);
 }
 
 void line_encoder::encode_record(const record& r, std::size_t index, std::string& out) {
@@ -458,7 +233,7 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
         }
     }
     std::uint64_t series = 0;
-    series_state* state = nullptr;
+    series_clock::series_state* state = nullptr;
     if (tags_.empty()) {
         out += host_tag_;
         out += ",level=";
@@ -480,7 +255,7 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
         std::uint64_t& cached = last_series_[level];
         if (cached == 0 || r.logger_name.empty()) {
             cached = std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;
-            last_state_[level] = &series_[cached];  // references survive rehashing
+            last_state_[level] = &clock_.state_of(cached);
         }
         series = cached;
         state = last_state_[level];
@@ -499,7 +274,8 @@ void line_encoder::encode_record(const record& r, std::size_t index, std::string
         series = std::hash<std::string_view>()(std::string_view(out).substr(start)) | 1;
     }
     bool first = false;
-    const std::int64_t ts = timestamp_of(index, series, state, ns_since_epoch(r.time), first);
+    const std::int64_t ts =
+        clock_.timestamp_of(index, series, state, ns_since_epoch(r.time), first);
     // Counted the first time this record is encoded only.
     std::uint64_t* renamed = first ? &stats_.renamed_keys : nullptr;
     std::uint64_t* nan_dropped = first ? &stats_.nan_fields_dropped : nullptr;
@@ -565,7 +341,7 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
     }
     bool first_time = false;
     const std::int64_t ts =
-        timestamp_of(index, series, nullptr, ns_since_epoch(r.time), first_time);
+        clock_.timestamp_of(index, series, nullptr, ns_since_epoch(r.time), first_time);
     bool first = true;
     std::string scratch;
     line_keys_.clear();
@@ -588,40 +364,12 @@ bool line_encoder::encode_metric(const record& r, std::size_t index, std::string
     return true;
 }
 
-void line_encoder::encode_level_counts(std::string& out) {
-    std::string measurement;
-    append_measurement(measurement, options_.level_counts_measurement);
-    for (const auto& [key, n] : pending_) {
-        const auto committed = counts_.find(key);
-        const std::uint64_t total = n + (committed == counts_.end() ? 0 : committed->second);
-        out += measurement;
-        out += host_tag_;
-        out += ",level=";
-        out += level_lower(static_cast<spdlog::level::level_enum>(key.level));
-        if (!key.logger.empty()) {
-            out += ",logger=";
-            append_tag(out, key.logger);
-        }
-        out += service_tag_;
-        out += " count=";
-        append_uint(out, total);
-        out += "i ";
-        append_int(out, key.interval);
-        out += '\n';
-    }
-}
-
 std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint64_t source_id,
                                  std::size_t source_offset, std::vector<std::size_t>* skipped) {
-    rollback();  // an encode that was neither committed nor rolled back counts for nothing
     if (measurement_.empty()) {
         append_measurement(measurement_, options_.measurement);
     }
-    if (source_id == 0 || source_id != memo_source_) {
-        memo_source_ = source_id;
-        memo_set_.assign(source_offset + batch.size(), 0);
-        memo_time_.resize(source_offset + batch.size());
-    }
+    clock_.begin_source(source_id, source_offset, batch.size());
     out.clear();
     out.reserve(batch.size() * 256);
     if (skipped != nullptr) {
@@ -630,7 +378,7 @@ std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint6
     std::size_t lines = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const record& r = batch[i];
-        if (is_metric(r)) {
+        if (written_as_metric(r)) {
             if (!encode_metric(r, source_offset + i, out)) {
                 if (skipped != nullptr) {
                     skipped->push_back(i);
@@ -639,55 +387,15 @@ std::size_t line_encoder::encode(record_span batch, std::string& out, std::uint6
             }
         } else {
             encode_record(r, source_offset + i, out);
-            if (options_.level_counts_interval_ns > 0) {
-                const std::int64_t t = ns_since_epoch(r.time);
-                const std::int64_t interval = options_.level_counts_interval_ns;
-                // Floor to the interval without overflow near the ends of the range.
-                const std::int64_t rem = t % interval;
-                std::int64_t start = t - rem;
-                if (rem < 0 && start >= min_timestamp + interval) {
-                    start -= interval;
-                }
-                ++pending_[count_key{start, static_cast<int>(r.level), r.logger_name}];
-            }
         }
         ++lines;
     }
-    if (!pending_.empty()) {
-        const std::size_t before = out.size();
-        encode_level_counts(out);
-        lines += static_cast<std::size_t>(
-            std::count(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(), '\n'));
-    }
-    // Bounded memory: forget the oldest timestamp state. A series seen again starts afresh (only
-    // a same-nanosecond clash with a forgotten point could then overwrite it).
-    if (series_.size() > max_series) {
-        series_.clear();
+    stats_.timestamps_shifted = clock_.timestamps_shifted();
+    if (clock_.forget_if_full()) {  // the cached states are gone with it
         std::fill(std::begin(last_series_), std::end(last_series_), 0);
         std::fill(std::begin(last_state_), std::end(last_state_), nullptr);
     }
     return lines;
-}
-
-void line_encoder::commit() {
-    for (const auto& [key, n] : pending_) {
-        counts_[key] += n;
-    }
-    pending_.clear();
-    if (counts_.size() > max_count_keys) {
-        std::int64_t newest = std::numeric_limits<std::int64_t>::min();
-        for (const auto& [key, n] : counts_) {
-            newest = std::max(newest, key.interval);
-        }
-        const std::int64_t horizon = newest - 100 * options_.level_counts_interval_ns;
-        for (auto it = counts_.begin(); it != counts_.end();) {
-            it = it->first.interval < horizon ? counts_.erase(it) : std::next(it);
-        }
-    }
-}
-
-void line_encoder::rollback() {
-    pending_.clear();
 }
 
 }  // namespace spdlog_ext::detail
