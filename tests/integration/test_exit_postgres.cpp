@@ -92,7 +92,16 @@ TEST_SUITE("postgres") {
         for (int i = 0; i < 3; ++i) {
             logger.info("r {}", i);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few attempts
+        // Until an attempt has failed (a TLS + SCRAM handshake can take a while on a loaded
+        // machine; a fixed sleep let the deadline interrupt the first attempt).
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (sink->stats().last_error.find("password authentication failed") ==
+                   std::string::npos &&
+               std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        REQUIRE(sink->stats().last_error.find("password authentication failed") !=
+                std::string::npos);
         CHECK_FALSE(sink->shutdown(std::chrono::milliseconds(500)));
         const auto s = sink->stats();
         CHECK(s.enqueued == 3);
