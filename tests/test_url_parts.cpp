@@ -1,9 +1,13 @@
-// The one URL-authority helper (src/core/url_parts.h) the sinks share: redact_url, Slack's origin
-// and PostgreSQL URIs. The userinfo ends at the last '@' before the authority's end.
+// The small text helpers the sinks share: split_any, mask_secrets, and the one URL-authority
+// helper (src/core/url_parts.h) behind redact_url, Slack's origin and PostgreSQL URIs. The
+// userinfo ends at the last '@' before the authority's end.
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
+#include "core/secrets.h"
+#include "core/text.h"
 #include "core/url_parts.h"
 
 using spdlog_ext::detail::authority_end;
@@ -51,4 +55,22 @@ TEST_SUITE("format") {
         // The same URL read as HTTP: the authority ends at the first '/'.
         CHECK(userinfo("postgresql://app:pa/ss@db/app", path) == "(none)");
     }
+}
+
+TEST_CASE("split_any keeps empty pieces and splits at every separator") {
+    using spdlog_ext::detail::split_any;
+    using v = std::vector<std::string_view>;
+    CHECK(split_any("", ",") == v{""});
+    CHECK(split_any("a", ",") == v{"a"});
+    CHECK(split_any("a,,b,", ",") == v{"a", "", "b", ""});
+    CHECK(split_any("a;b c,d", ",; ") == v{"a", "b", "c", "d"});
+    CHECK(split_any(" 5432", ",") == v{" 5432"});
+}
+
+TEST_CASE("mask_secrets masks every occurrence and skips empty secrets") {
+    using spdlog_ext::detail::mask_secrets;
+    CHECK(mask_secrets("key k1 and k1k1", {"", "k1"}, "***") == "key *** and ******");
+    // A marker that contains the secret does not loop.
+    CHECK(mask_secrets("aa", {"a"}, "[a]") == "[a][a]");
+    CHECK(mask_secrets("nothing", {}, "***") == "nothing");
 }

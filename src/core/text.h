@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace spdlog_ext::detail {
 
@@ -58,6 +59,21 @@ inline std::string file_stem(const std::string& path) {
     std::string name = base_name(path);
     const auto dot = name.find_last_of('.');
     return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+// The pieces of `text` between any of `separators`, empty pieces kept: each caller decides
+// what to trim, drop or reject (a port list must keep " 5432" invalid, a tag list drops empties).
+inline std::vector<std::string_view> split_any(std::string_view text, std::string_view separators) {
+    std::vector<std::string_view> pieces;
+    std::size_t start = 0;
+    while (true) {
+        const auto end = text.find_first_of(separators, start);
+        pieces.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos) {
+            return pieces;
+        }
+        start = end + 1;
+    }
 }
 
 }  // namespace spdlog_ext::detail

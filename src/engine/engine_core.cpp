@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/limits.h"
+#include "core/secrets.h"
 #include "core/text.h"
 #include "core/thread_context.h"
 #include "core/url_credentials.h"
@@ -1075,17 +1076,7 @@ void engine_core::mask_strings(nlohmann::json& value, int depth) const {
 std::string engine_core::mask(std::string text) const {
     // Every reason, error and stat passes here: credentials in a URL (a proxy's, quoted by
     // libcurl; a connection string's) are masked whatever the backend.
-    text = mask_url_credentials(std::move(text));
-    for (const auto& secret : cfg_.secrets) {
-        if (secret.empty()) {
-            continue;
-        }
-        for (auto pos = text.find(secret); pos != std::string::npos;
-             pos = text.find(secret, pos + 3)) {
-            text.replace(pos, secret.size(), "***");
-        }
-    }
-    return text;
+    return mask_secrets(mask_url_credentials(std::move(text)), cfg_.secrets, "***");
 }
 
 }  // namespace spdlog_ext::detail

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/secrets.h"
 #include "core/url_parts.h"
 #include "sinks/postgres/postgres_backend.h"
 
@@ -149,12 +150,7 @@ std::vector<std::string> secrets_of(const std::string& conninfo) {
 }
 
 std::string masked(std::string text, const std::vector<std::string>& secrets) {
-    for (const auto& secret : secrets) {
-        for (auto pos = text.find(secret); pos != std::string::npos;
-             pos = text.find(secret, pos + redactor::mask.size())) {
-            text.replace(pos, secret.size(), redactor::mask);
-        }
-    }
+    text = detail::mask_secrets(std::move(text), secrets, redactor::mask);
     redactor::defaults()->redact_text(text);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
         text.pop_back();
