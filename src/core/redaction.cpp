@@ -20,6 +20,9 @@
 
 namespace spdlog_ext {
 
+// The redactor itself: its keys (from_spec, key_matches), redact_text running the value rules
+// (core/secret_values.h) and the key rules (core/secret_pairs.h) and building the output once,
+// and the walk over a record's fields.
 using namespace detail::redaction;  // the rules and what they scan with
 
 namespace {

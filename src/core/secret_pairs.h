@@ -1,5 +1,5 @@
-// Internal: the redactor's key rules, values in text under a key that names a secret (key=value,
-// "key": "value", Name: value headers, percent-encoded pairs); spans as the value rules append.
+// Internal: the redactor's key rules: values in text under a key that names a secret (key=value,
+// "key": "value", Name: value headers, key%3Dvalue). They append spans like the value rules.
 #pragma once
 
 #include <string_view>
