@@ -43,22 +43,9 @@ constexpr auto idle_interval = std::chrono::seconds(1);
 // After the shutdown deadline, how long to wait for a worker stuck in a backend call.
 constexpr auto interrupt_grace = std::chrono::milliseconds(500);
 
-// The engine whose worker runs on this thread, if any; and how deep this thread is inside
-// fallback writes. Both guard against re-entrant logging (a backend or fallback that logs
-// through a logger using the same sink).
+// The engine whose worker runs on this thread, if any: guards against re-entrant logging (a
+// backend that logs through a logger using the same sink).
 thread_local const engine_core* tls_worker_of = nullptr;
-thread_local int tls_fallback_depth = 0;
-
-spdlog::sink_ptr default_fallback_sink() {
-    // Never destroyed: a worker detached at exit may still hand records to it while static
-    // destructors run.
-    static const auto* const sink = new spdlog::sink_ptr([] {
-        auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        s->set_formatter(make_pattern_formatter(detail::fallback_pattern));
-        return s;
-    }());
-    return *sink;
-}
 
 // Replaces rec.message by `formatter`'s text for the record, without the line ending. Should
 // the formatter fail, the message stays the payload: a formatter must not stop the worker.
@@ -82,7 +69,7 @@ void format_message(spdlog::formatter& formatter, record& rec, spdlog::memory_bu
 engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
     : cfg_(std::move(config)),
       backend_(std::move(backend)),
-      fallback_(cfg_.fallback ? cfg_.fallback : default_fallback_sink()),
+      report_(cfg_, counters_),
       backoff_(cfg_.retry_initial, cfg_.retry_max_delay) {
     if (cfg_.name.empty()) {
         cfg_.name = "engine";
@@ -165,7 +152,7 @@ void engine_core::limit_size(captured& c) {
         c.marker_len = std::min(marker.size(), sizeof c.marker_text);
         std::memcpy(c.marker_text, marker.data(), c.marker_len);
     }
-    truncated_.fetch_add(1, std::memory_order_relaxed);
+    counters_.truncated.fetch_add(1, std::memory_order_relaxed);
 }
 
 record engine_core::to_record(const spdlog::details::log_msg& msg, const captured& c) const {
@@ -199,9 +186,8 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
             std::lock_guard<std::mutex> lock(mu_);
             ++enqueued_;
         }
-        if (tls_fallback_depth > 0) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+        if (reporter::in_fallback_write()) {
+            counters_.count_drop();
             return;
         }
         captured c;
@@ -231,15 +217,13 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
                 fallback_now(to_record(msg, c), "queue full");
                 return;
             case overflow_policy::drop_newest:
-                dropped_.fetch_add(1, std::memory_order_relaxed);
-                dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+                counters_.count_drop();
                 return;
             case overflow_policy::drop_oldest:
                 while (full() && drop_oldest_locked()) {
                 }
                 if (full()) {  // the oldest are all in flight: nothing left to drop but this
-                    dropped_.fetch_add(1, std::memory_order_relaxed);
-                    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+                    counters_.count_drop();
                     return;
                 }
                 break;
@@ -391,8 +375,7 @@ bool engine_core::drop_oldest_locked() {
     --pending_records_;
     pending_bytes_ -= victim.bytes;
     victim.fields.reset();  // release its memory now
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+    counters_.count_drop();
     if (front.live() == 0) {
         chunk spent = std::move(front);
         inbox_.pop_front();
@@ -415,7 +398,7 @@ void engine_core::fallback_now(record rec, const std::string& reason) {
             format_message(*call_formatter_, rec, buf);
         }
     }
-    to_fallback(&rec, 1, reason);
+    report_.to_fallback(&rec, 1, reason);
 }
 
 bool engine_core::flush_for(std::chrono::milliseconds timeout, bool unless_failing) {
@@ -424,7 +407,7 @@ bool engine_core::flush_for(std::chrono::milliseconds timeout, bool unless_faili
     }
     auto gave_up = [&] {
         return unless_failing && (failing_.load(std::memory_order_relaxed) ||
-                                  disabled_.load(std::memory_order_relaxed));
+                                  counters_.disabled.load(std::memory_order_relaxed));
     };
     std::unique_lock<std::mutex> lock(mu_);
     const std::uint64_t ticket = next_seq_;
@@ -494,7 +477,8 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
     if (exited) {
         worker_.join();
     } else {
-        note_error("shutdown deadline passed with a backend call still running; detaching it");
+        report_.note_error(
+            "shutdown deadline passed with a backend call still running; detaching it");
         worker_.detach();
     }
     shut_down_ = true;
@@ -522,32 +506,19 @@ void engine_core::set_message_formatter(std::unique_ptr<spdlog::formatter> forma
 sink_stats engine_core::stats() const {
     sink_stats s;
     s.name = cfg_.name;
-    s.delivered = delivered_.load(std::memory_order_relaxed);
-    s.fallback = fallback_count_.load(std::memory_order_relaxed);
-    s.dropped = dropped_.load(std::memory_order_relaxed);
-    s.batches = batches_.load(std::memory_order_relaxed);
-    s.failed_batches = failed_batches_.load(std::memory_order_relaxed);
-    s.retries = retries_.load(std::memory_order_relaxed);
-    s.possible_duplicates = possible_duplicates_.load(std::memory_order_relaxed);
-    s.truncated = truncated_.load(std::memory_order_relaxed);
-    s.disabled = disabled_.load(std::memory_order_relaxed);
+    counters_.fill(s);
     {
         std::lock_guard<std::mutex> lock(mu_);
         s.enqueued = enqueued_;
         s.queue_depth = pending_records_;
         s.queue_bytes = pending_bytes_;
     }
-    {
-        std::lock_guard<std::mutex> lock(error_mu_);
-        s.last_error = last_error_;
-        s.last_error_time = last_error_time_;
-        s.last_success = last_success_;
-    }
+    report_.fill(s);
     try {
         s.backend = backend_->extra_stats();
-        mask_strings(s.backend, 0);
+        report_.mask_strings(s.backend, 0);
     } catch (const std::exception& e) {
-        s.backend = nlohmann::json{{"error", mask(e.what())}};
+        s.backend = nlohmann::json{{"error", report_.mask(e.what())}};
     }
     return s;
 }
@@ -566,9 +537,9 @@ void engine_core::run() {
             }
         }
     } catch (const std::exception& e) {
-        note_error(std::string("engine worker stopped: ") + e.what());
+        report_.note_error(std::string("engine worker stopped: ") + e.what());
     }
-    report_drops();
+    report_.report_drops();
     std::lock_guard<std::mutex> lock(mu_);
     worker_exited_ = true;
     done_cv_.notify_all();
@@ -624,7 +595,7 @@ bool engine_core::next_batch(batch& out) {
         const bool due = available >= cfg_.batch_max_records ||
                          staging_bytes_ + inbox_bytes_ >= cfg_.batch_max_bytes ||
                          flush_ticket_ > done_seq_ || stop_requested_ ||
-                         disabled_.load(std::memory_order_relaxed) ||
+                         counters_.disabled.load(std::memory_order_relaxed) ||
                          now >= oldest + cfg_.batch_max_delay;
         if (due && cfg_.min_write_interval.count() > 0 && last_write_ &&
             now < *last_write_ + cfg_.min_write_interval && !deadline_passed_locked(now)) {
@@ -790,16 +761,12 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                 counter.fetch_add(n * unknown, std::memory_order_relaxed);
             }
         }
-    } settle_on_exit{possible_duplicates_, unknown, to_halves, n};
+    } settle_on_exit{counters_.possible_duplicates, unknown, to_halves, n};
     for (;;) {
-        if (disabled_.load(std::memory_order_relaxed)) {
-            std::string reason;
-            {
-                std::lock_guard<std::mutex> lock(error_mu_);
-                reason = disabled_reason_;
-            }
-            to_fallback(&b.records[begin], n, "backend disabled: " + reason);
-            failed_batches_.fetch_add(1, std::memory_order_relaxed);
+        if (counters_.disabled.load(std::memory_order_relaxed)) {
+            report_.to_fallback(&b.records[begin], n,
+                                "backend disabled: " + report_.disabled_reason());
+            counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
             return;
         }
         bool too_late = false;
@@ -813,13 +780,13 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
             // that does not exist) is what the reader of the fallback needs.
             std::string why = "not delivered before the shutdown deadline";
             if (attempts > 0 || failing_.load(std::memory_order_relaxed)) {
-                std::lock_guard<std::mutex> lock(error_mu_);
-                if (!last_error_.empty()) {
-                    why += "; last error: " + last_error_;
+                const std::string last = report_.last_error();
+                if (!last.empty()) {
+                    why += "; last error: " + last;
                 }
             }
-            to_fallback(&b.records[begin], n, why);
-            failed_batches_.fetch_add(1, std::memory_order_relaxed);
+            report_.to_fallback(&b.records[begin], n, why);
+            counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
             return;
         }
 
@@ -841,7 +808,7 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
         // receiver, whose rate limit counts arrivals.
         last_write_ = steady::now();
         ++attempts;
-        result.reason = mask(std::move(result.reason));
+        result.reason = report_.mask(std::move(result.reason));
 
         using outcome = batch_result::outcome;
         switch (result.kind) {
@@ -851,29 +818,29 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                 if (result.kind == outcome::partial) {
                     std::unordered_set<std::size_t> seen;
                     if (!result.rejected.empty()) {
-                        note_error(std::to_string(result.rejected.size()) +
-                                   " record(s) refused, to the fallback: " +
-                                   mask(result.rejected.front().reason));
+                        report_.note_error(std::to_string(result.rejected.size()) +
+                                           " record(s) refused, to the fallback: " +
+                                           report_.mask(result.rejected.front().reason));
                     }
                     for (auto& r : result.rejected) {
                         if (r.index < n && seen.insert(r.index).second) {
-                            to_fallback(&b.records[begin + r.index], 1, mask(std::move(r.reason)));
+                            report_.to_fallback(&b.records[begin + r.index], 1,
+                                                report_.mask(std::move(r.reason)));
                             ++refused;
                         }
                     }
                     if (refused > 0) {
-                        failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                        counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
                     }
                 }
-                delivered_.fetch_add(n - refused, std::memory_order_relaxed);
-                batches_.fetch_add(1, std::memory_order_relaxed);
+                counters_.delivered.fetch_add(n - refused, std::memory_order_relaxed);
+                counters_.batches.fetch_add(1, std::memory_order_relaxed);
                 set_failing(false);
-                std::lock_guard<std::mutex> lock(error_mu_);
-                last_success_ = std::chrono::system_clock::now();
+                report_.mark_success();
                 return;
             }
             case outcome::retry: {
-                note_error(result.reason);
+                report_.note_error(result.reason);
                 set_failing(true);
                 unknown += result.outcome_unknown ? 1 : 0;
                 const auto now = steady::now();
@@ -881,10 +848,10 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                     cfg_.retry_max_attempts > 0 && attempts >= cfg_.retry_max_attempts;
                 const bool out_of_time = now - started >= cfg_.retry_max_elapsed;
                 if (out_of_attempts || out_of_time) {
-                    to_fallback(&b.records[begin], n,
-                                "gave up after " + std::to_string(attempts) +
-                                    " attempts: " + result.reason);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    report_.to_fallback(&b.records[begin], n,
+                                        "gave up after " + std::to_string(attempts) +
+                                            " attempts: " + result.reason);
+                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
                 // A server's delay is capped like ours: one Retry-After must not stop the sink.
@@ -893,14 +860,14 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                                        : backoff_.delay(attempts - 1);
                 if (now + delay - started > cfg_.retry_max_elapsed) {
                     // The next try would come after the limit: give up now, not after the wait.
-                    to_fallback(
+                    report_.to_fallback(
                         &b.records[begin], n,
                         "gave up after " + std::to_string(attempts) +
                             " attempts (the next would pass RETRY_MAX_ELAPSED): " + result.reason);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
-                retries_.fetch_add(1, std::memory_order_relaxed);
+                counters_.retries.fetch_add(1, std::memory_order_relaxed);
                 // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
                 // retries); shutdown() notifies work_cv_ so the limit is recomputed.
                 const auto until = now + delay;
@@ -920,9 +887,9 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                     const std::string why =
                         (result.kind == outcome::split ? "too large to send: " : "refused: ") +
                         result.reason;
-                    note_error("a record went to the fallback: " + why);
-                    to_fallback(&b.records[begin], 1, why);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                    report_.note_error("a record went to the fallback: " + why);
+                    report_.to_fallback(&b.records[begin], 1, why);
+                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
                     return;
                 }
                 to_halves = true;
@@ -930,18 +897,15 @@ void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
                 send_range(b, begin + n / 2, end, unknown);
                 return;
             case outcome::rejected:
-                note_error(result.reason);
-                to_fallback(&b.records[begin], n, "refused: " + result.reason);
-                failed_batches_.fetch_add(1, std::memory_order_relaxed);
+                report_.note_error(result.reason);
+                report_.to_fallback(&b.records[begin], n, "refused: " + result.reason);
+                counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
                 return;
             case outcome::disable: {
-                {
-                    std::lock_guard<std::mutex> lock(error_mu_);
-                    disabled_reason_ = result.reason;
-                }
-                disabled_.store(true, std::memory_order_relaxed);
+                report_.set_disabled_reason(result.reason);
+                counters_.disabled.store(true, std::memory_order_relaxed);
                 set_failing(true);
-                note_error(
+                report_.note_error(
                     "backend disabled, every record now goes to the fallback: " + result.reason,
                     true);
                 continue;  // the disabled branch above sends this batch to the fallback
@@ -968,35 +932,9 @@ bool engine_core::wait_for_write_slot() {
     return true;
 }
 
-void engine_core::to_fallback(record* first, std::size_t count, const std::string& reason) {
-    ++tls_fallback_depth;
-    for (std::size_t i = 0; i < count; ++i) {
-        record& rec = first[i];
-        if (!rec.fields.is_object()) {
-            rec.fields = nlohmann::json::object();
-        }
-        rec.fields["fallback_sink"] = cfg_.name;
-        rec.fields["fallback_reason"] = reason;
-        try {
-            record_scope scope(rec);
-            fallback_->log(rec.to_log_msg());
-        } catch (const std::exception& e) {
-            // Counted as handed over all the same: there is nowhere further to send it.
-            note_error(std::string("fallback sink failed: ") + e.what());
-        }
-    }
-    try {
-        fallback_->flush();
-    } catch (const std::exception& e) {
-        note_error(std::string("fallback sink flush failed: ") + e.what());
-    }
-    --tls_fallback_depth;
-    fallback_count_.fetch_add(count, std::memory_order_relaxed);
-}
-
 void engine_core::housekeeping() {
     last_housekeeping_ = steady::now();
-    report_drops();
+    report_.report_drops();
     {
         // Stopping (or exiting): no retention, no new connection for it.
         std::lock_guard<std::mutex> lock(mu_);
@@ -1007,76 +945,8 @@ void engine_core::housekeeping() {
     try {
         backend_->housekeeping();
     } catch (const std::exception& e) {
-        note_error(std::string("housekeeping failed: ") + e.what());
+        report_.note_error(std::string("housekeeping failed: ") + e.what());
     }
-}
-
-void engine_core::report_drops() {
-    const auto n = dropped_unreported_.exchange(0, std::memory_order_relaxed);
-    if (n == 0) {
-        return;
-    }
-    // A summary, so that drops are never silent; not a record of its own in the counters.
-    const std::string text =
-        std::to_string(n) + " record(s) dropped: queue full (policy " +
-        (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest" : "drop_newest") + ")";
-    spdlog::details::log_msg msg(cfg_.name, spdlog::level::warn, text);
-    ++tls_fallback_depth;
-    try {
-        fallback_->log(msg);
-        fallback_->flush();
-    } catch (const std::exception&) {
-    }
-    --tls_fallback_depth;
-}
-
-void engine_core::note_error(const std::string& message, bool always) {
-    const std::string text = mask(message);
-    const auto now = steady::now();
-    std::uint64_t suppressed = 0;
-    {
-        std::lock_guard<std::mutex> lock(error_mu_);
-        last_error_ = text;
-        last_error_time_ = std::chrono::system_clock::now();
-        // At most one report a second per sink: a dead backend must not flood stderr.
-        if (!always && now - last_error_report_ < std::chrono::seconds(1)) {
-            ++suppressed_errors_;
-            return;
-        }
-        last_error_report_ = now;
-        suppressed = suppressed_errors_;
-        suppressed_errors_ = 0;
-    }
-    std::string report = cfg_.name + ": " + text;
-    if (suppressed > 0) {
-        report += " (" + std::to_string(suppressed) +
-                  (suppressed == 1 ? " more error" : " more errors") + " since the last report)";
-    }
-    try {
-        if (cfg_.error_handler) {
-            cfg_.error_handler(report);
-        } else {
-            std::fprintf(stderr, "[*** spdlog_ext error ***] %s\n", report.c_str());
-        }
-    } catch (...) {
-        // An error handler must not take the worker down.
-    }
-}
-
-void engine_core::mask_strings(nlohmann::json& value, int depth) const {
-    if (value.is_string()) {
-        value = mask(value.get<std::string>());
-    } else if (depth < 32 && (value.is_object() || value.is_array())) {
-        for (auto& item : value) {
-            mask_strings(item, depth + 1);
-        }
-    }
-}
-
-std::string engine_core::mask(std::string text) const {
-    // Every reason, error and stat passes here: credentials in a URL (a proxy's, quoted by
-    // libcurl; a connection string's) are masked whatever the backend.
-    return mask_secrets(mask_url_credentials(std::move(text)), cfg_.secrets, "***");
 }
 
 }  // namespace spdlog_ext::detail

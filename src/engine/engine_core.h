@@ -21,6 +21,8 @@
 
 #include "core/thread_context.h"
 #include "engine/backoff.h"
+#include "engine/engine_counters.h"
+#include "engine/reporting.h"
 #include "spdlog_ext/engine/backend.h"
 #include "spdlog_ext/engine/engine_config.h"
 #include "spdlog_ext/engine/sink_stats.h"
@@ -126,23 +128,16 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     void reset_batch(batch& b);
     void send_range(batch& b, std::size_t begin, std::size_t end, std::size_t unknown_before = 0);
     void render_messages(batch& b);
-    void to_fallback(record* first, std::size_t count, const std::string& reason);
-    void report_drops();
     void housekeeping();
     bool deadline_passed_locked(steady::time_point now) const;
     // min_write_interval: waits for the next write slot; false if the shutdown deadline came
     // first. Takes mu_.
     bool wait_for_write_slot();
 
-    // Reported at most once a second per sink, unless `always` (a disabled backend, ...).
-    void note_error(const std::string& message, bool always = false);
-    std::string mask(std::string text) const;
-    // mask() on every string in a backend's stats (objects and arrays, to a bounded depth).
-    void mask_strings(nlohmann::json& value, int depth) const;
-
     engine_config cfg_;
     std::unique_ptr<backend> backend_;
-    spdlog::sink_ptr fallback_;
+    engine_counters counters_;
+    reporter report_;
     backoff backoff_;
 
     // Everything below up to `worker_` is guarded by mu_.
@@ -195,26 +190,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     std::mutex formatter_mu_;
     std::unique_ptr<spdlog::formatter> call_formatter_;
 
-    // Counters.
     std::uint64_t enqueued_ = 0;  // guarded by mu_ (the logging call holds it anyway)
-    std::atomic<std::uint64_t> delivered_{0};
-    std::atomic<std::uint64_t> fallback_count_{0};
-    std::atomic<std::uint64_t> dropped_{0};
-    std::atomic<std::uint64_t> dropped_unreported_{0};
-    std::atomic<std::uint64_t> batches_{0};
-    std::atomic<std::uint64_t> failed_batches_{0};
-    std::atomic<std::uint64_t> retries_{0};
-    std::atomic<std::uint64_t> possible_duplicates_{0};
-    std::atomic<std::uint64_t> truncated_{0};
-    std::atomic<bool> disabled_{false};
-
-    mutable std::mutex error_mu_;
-    std::string disabled_reason_;
-    std::string last_error_;
-    std::optional<std::chrono::system_clock::time_point> last_error_time_;
-    std::optional<std::chrono::system_clock::time_point> last_success_;
-    steady::time_point last_error_report_{};
-    std::uint64_t suppressed_errors_ = 0;
 };
 
 }  // namespace spdlog_ext::detail
