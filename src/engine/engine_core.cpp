@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <unordered_set>
 
 #include "core/limits.h"
 #include "core/secrets.h"
@@ -70,7 +69,7 @@ engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
     : cfg_(std::move(config)),
       backend_(std::move(backend)),
       report_(cfg_, counters_),
-      backoff_(cfg_.retry_initial, cfg_.retry_max_delay) {
+      delivery_(*backend_, cfg_, report_, counters_, *this) {
     if (cfg_.name.empty()) {
         cfg_.name = "engine";
     }
@@ -597,11 +596,12 @@ bool engine_core::next_batch(batch& out) {
                          flush_ticket_ > done_seq_ || stop_requested_ ||
                          counters_.disabled.load(std::memory_order_relaxed) ||
                          now >= oldest + cfg_.batch_max_delay;
-        if (due && cfg_.min_write_interval.count() > 0 && last_write_ &&
-            now < *last_write_ + cfg_.min_write_interval && !deadline_passed_locked(now)) {
+        const auto last_write = delivery_.last_write();
+        if (due && cfg_.min_write_interval.count() > 0 && last_write &&
+            now < *last_write + cfg_.min_write_interval && !deadline_passed_locked(now)) {
             // Rate-limited backend: let records gather until the write slot (no producer
             // notifications needed: only stop and flush matter, and they notify anyway).
-            const auto slot = *last_write_ + cfg_.min_write_interval;
+            const auto slot = *last_write + cfg_.min_write_interval;
             work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
             continue;
         }
@@ -705,8 +705,7 @@ void engine_core::process(batch& b) {
             }
         }
         render_messages(b);
-        ++source_id_;
-        send_range(b, 0, n);
+        delivery_.send(b.records.data(), n);
     }
     // The counters are settled by the next next_batch(), under the lock it takes anyway.
 }
@@ -739,197 +738,26 @@ void engine_core::render_messages(batch& b) {
     }
 }
 
-void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
-                             std::size_t unknown_before) {
-    const std::size_t n = end - begin;
-    const auto started = steady::now();
-    const std::uint64_t range_id = next_range_id_++;
-    std::size_t attempts = 0;
-    // Each write of these records whose outcome was unknown (timeout, reset after sending) may
-    // have left a copy at the receiver, whether the range ends delivered or in the fallback: n
-    // possible duplicates per such write, settled when the range ends. Split halves inherit the
-    // count and settle it themselves.
-    std::size_t unknown = unknown_before;
-    bool to_halves = false;
-    struct settle {
-        std::atomic<std::uint64_t>& counter;
-        const std::size_t& unknown;
-        const bool& to_halves;
-        std::size_t n;
-        ~settle() {
-            if (!to_halves && unknown > 0) {
-                counter.fetch_add(n * unknown, std::memory_order_relaxed);
-            }
-        }
-    } settle_on_exit{counters_.possible_duplicates, unknown, to_halves, n};
-    for (;;) {
-        if (counters_.disabled.load(std::memory_order_relaxed)) {
-            report_.to_fallback(&b.records[begin], n,
-                                "backend disabled: " + report_.disabled_reason());
-            counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        bool too_late = false;
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            too_late = deadline_passed_locked(steady::now());
-            deadline_hit_ = deadline_hit_ || too_late;
-        }
-        if (too_late) {
-            // Say why it was not delivered: the retried error (a wrong password, a database
-            // that does not exist) is what the reader of the fallback needs.
-            std::string why = "not delivered before the shutdown deadline";
-            if (attempts > 0 || failing_.load(std::memory_order_relaxed)) {
-                const std::string last = report_.last_error();
-                if (!last.empty()) {
-                    why += "; last error: " + last;
-                }
-            }
-            report_.to_fallback(&b.records[begin], n, why);
-            counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-
-        if (!wait_for_write_slot()) {
-            continue;  // the shutdown deadline passed: the check above sends it to the fallback
-        }
-        batch_result result;
-        try {
-            result =
-                backend_->write(record_span(&b.records[begin], n),
-                                spdlog_ext::write_context{range_id, attempts, source_id_, begin});
-        } catch (const std::exception& e) {
-            result = batch_result::retry(std::string("backend error: ") + e.what());
-        } catch (...) {
-            result = batch_result::retry("backend error: unknown exception");
-        }
-        // The interval counts from the end of a write: a request that took long to arrive
-        // (a slow network, a loaded host) must not bring the next one closer to it at the
-        // receiver, whose rate limit counts arrivals.
-        last_write_ = steady::now();
-        ++attempts;
-        result.reason = report_.mask(std::move(result.reason));
-
-        using outcome = batch_result::outcome;
-        switch (result.kind) {
-            case outcome::delivered:
-            case outcome::partial: {
-                std::size_t refused = 0;
-                if (result.kind == outcome::partial) {
-                    std::unordered_set<std::size_t> seen;
-                    if (!result.rejected.empty()) {
-                        report_.note_error(std::to_string(result.rejected.size()) +
-                                           " record(s) refused, to the fallback: " +
-                                           report_.mask(result.rejected.front().reason));
-                    }
-                    for (auto& r : result.rejected) {
-                        if (r.index < n && seen.insert(r.index).second) {
-                            report_.to_fallback(&b.records[begin + r.index], 1,
-                                                report_.mask(std::move(r.reason)));
-                            ++refused;
-                        }
-                    }
-                    if (refused > 0) {
-                        counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-                    }
-                }
-                counters_.delivered.fetch_add(n - refused, std::memory_order_relaxed);
-                counters_.batches.fetch_add(1, std::memory_order_relaxed);
-                set_failing(false);
-                report_.mark_success();
-                return;
-            }
-            case outcome::retry: {
-                report_.note_error(result.reason);
-                set_failing(true);
-                unknown += result.outcome_unknown ? 1 : 0;
-                const auto now = steady::now();
-                const bool out_of_attempts =
-                    cfg_.retry_max_attempts > 0 && attempts >= cfg_.retry_max_attempts;
-                const bool out_of_time = now - started >= cfg_.retry_max_elapsed;
-                if (out_of_attempts || out_of_time) {
-                    report_.to_fallback(&b.records[begin], n,
-                                        "gave up after " + std::to_string(attempts) +
-                                            " attempts: " + result.reason);
-                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                // A server's delay is capped like ours: one Retry-After must not stop the sink.
-                const auto delay = result.retry_after
-                                       ? std::min(*result.retry_after, cfg_.retry_max_delay)
-                                       : backoff_.delay(attempts - 1);
-                if (now + delay - started > cfg_.retry_max_elapsed) {
-                    // The next try would come after the limit: give up now, not after the wait.
-                    report_.to_fallback(
-                        &b.records[begin], n,
-                        "gave up after " + std::to_string(attempts) +
-                            " attempts (the next would pass RETRY_MAX_ELAPSED): " + result.reason);
-                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                counters_.retries.fetch_add(1, std::memory_order_relaxed);
-                // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
-                // retries); shutdown() notifies work_cv_ so the limit is recomputed.
-                const auto until = now + delay;
-                std::unique_lock<std::mutex> lock(mu_);
-                for (;;) {
-                    const auto limit = stop_requested_ ? std::min(until, stop_deadline_) : until;
-                    if (steady::now() >= limit) {
-                        break;
-                    }
-                    work_cv_.wait_until(lock, limit);
-                }
-                continue;
-            }
-            case outcome::split:
-            case outcome::isolate:
-                if (n == 1) {
-                    const std::string why =
-                        (result.kind == outcome::split ? "too large to send: " : "refused: ") +
-                        result.reason;
-                    report_.note_error("a record went to the fallback: " + why);
-                    report_.to_fallback(&b.records[begin], 1, why);
-                    counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                to_halves = true;
-                send_range(b, begin, begin + n / 2, unknown);
-                send_range(b, begin + n / 2, end, unknown);
-                return;
-            case outcome::rejected:
-                report_.note_error(result.reason);
-                report_.to_fallback(&b.records[begin], n, "refused: " + result.reason);
-                counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
-                return;
-            case outcome::disable: {
-                report_.set_disabled_reason(result.reason);
-                counters_.disabled.store(true, std::memory_order_relaxed);
-                set_failing(true);
-                report_.note_error(
-                    "backend disabled, every record now goes to the fallback: " + result.reason,
-                    true);
-                continue;  // the disabled branch above sends this batch to the fallback
-            }
-        }
-    }
+bool engine_core::deadline_passed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool passed = deadline_passed_locked(steady::now());
+    deadline_hit_ = deadline_hit_ || passed;
+    return passed;
 }
 
-bool engine_core::wait_for_write_slot() {
-    if (cfg_.min_write_interval.count() > 0 && last_write_) {
-        const auto slot = *last_write_ + cfg_.min_write_interval;
-        std::unique_lock<std::mutex> lock(mu_);
-        for (;;) {
-            const auto now = steady::now();
-            if (deadline_passed_locked(now)) {
-                return false;
-            }
-            if (now >= slot) {
-                break;
-            }
-            work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
+bool engine_core::sleep_until(steady::time_point t) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+        const auto now = steady::now();
+        if (deadline_passed_locked(now)) {
+            return false;
         }
+        if (now >= t) {
+            return true;
+        }
+        // request_stop() notifies work_cv_, so a new deadline shortens the wait.
+        work_cv_.wait_until(lock, stop_requested_ ? std::min(t, stop_deadline_) : t);
     }
-    return true;
 }
 
 void engine_core::housekeeping() {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/thread_context.h"
-#include "engine/backoff.h"
+#include "engine/delivery.h"
 #include "engine/engine_counters.h"
 #include "engine/reporting.h"
 #include "spdlog_ext/engine/backend.h"
@@ -29,9 +29,7 @@
 
 namespace spdlog_ext::detail {
 
-using steady = std::chrono::steady_clock;
-
-class engine_core : public std::enable_shared_from_this<engine_core> {
+class engine_core : public std::enable_shared_from_this<engine_core>, private delivery_host {
   public:
     engine_core(std::unique_ptr<backend> backend, engine_config config);
     ~engine_core();
@@ -115,7 +113,6 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     record to_record(const spdlog::details::log_msg& msg, const captured& c) const;
     void fallback_now(record rec, const std::string& reason);
     void request_stop_locked(steady::time_point deadline);
-    void set_failing(bool failing);
     void append_locked(const spdlog::details::log_msg& msg, captured& c);
     void recycle_locked(chunk&& spent);
     bool drop_oldest_locked();
@@ -126,19 +123,22 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     void take_from_staging(batch& out);
     void process(batch& b);
     void reset_batch(batch& b);
-    void send_range(batch& b, std::size_t begin, std::size_t end, std::size_t unknown_before = 0);
     void render_messages(batch& b);
     void housekeeping();
     bool deadline_passed_locked(steady::time_point now) const;
-    // min_write_interval: waits for the next write slot; false if the shutdown deadline came
-    // first. Takes mu_.
-    bool wait_for_write_slot();
+
+    // delivery_host: each takes mu_ at most once.
+    steady::time_point now() override { return steady::now(); }
+    bool deadline_passed() override;
+    bool sleep_until(steady::time_point t) override;
+    void set_failing(bool failing) override;
+    bool failing() const override { return failing_.load(std::memory_order_relaxed); }
 
     engine_config cfg_;
     std::unique_ptr<backend> backend_;
     engine_counters counters_;
     reporter report_;
-    backoff backoff_;
+    delivery delivery_;
 
     // Everything below up to `worker_` is guarded by mu_.
     mutable std::mutex mu_;
@@ -180,10 +180,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     // The message formatters that records still to be rendered may need, by from_seq: each
     // record is formatted by the last one whose from_seq is not above its own.
     std::deque<formatter_change> worker_formatters_;
-    std::uint64_t next_range_id_ = 0;
-    std::uint64_t source_id_ = 0;  // of the batch being processed
     steady::time_point last_housekeeping_{};
-    std::optional<steady::time_point> last_write_;  // end of the last backend write
 
     // The message formatter in force now, for records that go to the fallback from the logging
     // call; also serialises set_message_formatter() (taken before mu_).
