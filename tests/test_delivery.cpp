@@ -239,10 +239,11 @@ TEST_SUITE("engine") {
 
     TEST_CASE("delivery: past the shutdown deadline the reason keeps the last error") {
         delivery_rig rig([](spdlog_ext::record_span, int) {
-            return batch_result::retry("password authentication failed");
+            // Retry-After, not the jittered backoff: the wait surely reaches the deadline.
+            return batch_result::retry("password authentication failed",
+                                       std::chrono::milliseconds(30s));
         });
         rig.host.deadline = rig.host.clock + 5s;
-        rig.cfg.retry_initial = 30s;  // the wait reaches the deadline
         rig.cfg.retry_max_delay = 30s;
         rig.send(2);
         CHECK(rig.log->writes.load() == 1);
