@@ -9,16 +9,9 @@
 #include "core/thread_context.h"
 #include "core/utf8.h"
 #include "engine/exit_guard.h"
+#include "engine/record_queue_push.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/redaction.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define SPDLOG_EXT_ALWAYS_INLINE __attribute__((always_inline)) inline
-#define SPDLOG_EXT_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define SPDLOG_EXT_ALWAYS_INLINE inline
-#define SPDLOG_EXT_UNLIKELY(x) (x)
-#endif
 
 namespace spdlog_ext::detail {
 

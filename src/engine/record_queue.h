@@ -26,6 +26,13 @@
 
 namespace spdlog_ext::detail {
 
+// Records per queue chunk: large enough that the worker takes many records per lock, small
+// enough that a recycled chunk costs little memory.
+inline constexpr std::size_t chunk_records = 256;
+inline constexpr std::size_t max_spare_chunks = 64;
+inline constexpr std::size_t chunk_arena_bytes = chunk_records * 96;  // typical text, reserved
+inline constexpr std::size_t chunk_arena_limit = 1u << 20;  // a new chunk past this much text
+
 // A queued record in compact form: its strings live in the chunk's arena, so the logging call
 // copies bytes without allocating; the worker builds the `record` later.
 struct queued_record {  // 56 bytes: one cache line per record crosses to the worker
