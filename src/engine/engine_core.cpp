@@ -1,89 +1,36 @@
 #include "engine/engine_core.h"
 
-#include <spdlog/details/os.h>
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <exception>
-#include <unordered_set>
 
 #include "core/limits.h"
-#include "core/secrets.h"
 #include "core/text.h"
 #include "core/thread_context.h"
-#include "core/url_credentials.h"
 #include "core/utf8.h"
 #include "engine/exit_guard.h"
-#include "format/fallback_pattern.h"
+#include "engine/record_queue_push.h"
 #include "spdlog_ext/config_error.h"
-#include "spdlog_ext/fields_flag.h"
 #include "spdlog_ext/redaction.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define SPDLOG_EXT_ALWAYS_INLINE __attribute__((always_inline)) inline
-#define SPDLOG_EXT_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define SPDLOG_EXT_ALWAYS_INLINE inline
-#define SPDLOG_EXT_UNLIKELY(x) (x)
-#endif
 
 namespace spdlog_ext::detail {
 
 namespace {
-// Records per queue chunk: large enough that the worker takes many records per lock, small
-// enough that a recycled chunk costs little memory.
-constexpr std::size_t chunk_records = 256;
-constexpr std::size_t max_spare_chunks = 64;
-constexpr std::size_t chunk_arena_bytes = chunk_records * 96;  // typical record text, reserved
-constexpr std::size_t chunk_arena_limit = 1u << 20;  // start a new chunk past this much text
-constexpr auto idle_interval = std::chrono::seconds(1);
 // After the shutdown deadline, how long to wait for a worker stuck in a backend call.
 constexpr auto interrupt_grace = std::chrono::milliseconds(500);
 
-// The engine whose worker runs on this thread, if any; and how deep this thread is inside
-// fallback writes. Both guard against re-entrant logging (a backend or fallback that logs
-// through a logger using the same sink).
+// The engine whose worker runs on this thread, if any: guards against re-entrant logging (a
+// backend that logs through a logger using the same sink).
 thread_local const engine_core* tls_worker_of = nullptr;
-thread_local int tls_fallback_depth = 0;
 
-spdlog::sink_ptr default_fallback_sink() {
-    // Never destroyed: a worker detached at exit may still hand records to it while static
-    // destructors run.
-    static const auto* const sink = new spdlog::sink_ptr([] {
-        auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        s->set_formatter(make_pattern_formatter(detail::fallback_pattern));
-        return s;
-    }());
-    return *sink;
-}
-
-// Replaces rec.message by `formatter`'s text for the record, without the line ending. Should
-// the formatter fail, the message stays the payload: a formatter must not stop the worker.
-void format_message(spdlog::formatter& formatter, record& rec, spdlog::memory_buf_t& buf) {
-    try {
-        buf.clear();
-        {
-            record_scope scope(rec);
-            formatter.format(rec.to_log_msg(), buf);
-        }
-        std::size_t n = buf.size();
-        while (n > 0 && (buf.data()[n - 1] == '\n' || buf.data()[n - 1] == '\r')) {
-            --n;
-        }
-        rec.message.assign(buf.data(), n);
-    } catch (...) {
-    }
-}
 }  // namespace
 
 engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
     : cfg_(std::move(config)),
       backend_(std::move(backend)),
-      fallback_(cfg_.fallback ? cfg_.fallback : default_fallback_sink()),
-      backoff_(cfg_.retry_initial, cfg_.retry_max_delay) {
+      report_(cfg_, counters_),
+      queue_(cfg_, counters_),
+      delivery_(*backend_, cfg_, report_, counters_, queue_) {
     if (cfg_.name.empty()) {
         cfg_.name = "engine";
     }
@@ -114,7 +61,7 @@ void engine_core::start() {
 
 // The logging call's own path: inlined into log() (a call and a returned struct cost it ~15 ns).
 SPDLOG_EXT_ALWAYS_INLINE void engine_core::capture(const spdlog::details::log_msg& msg,
-                                                   captured& c) {
+                                                   captured_call& c) {
     // Everything that can be done before taking the lock, and nothing that allocates unless
     // the call carries fields (or is over max_record_bytes).
     c.info = detail::capture_context(msg);
@@ -134,7 +81,7 @@ SPDLOG_EXT_ALWAYS_INLINE void engine_core::capture(const spdlog::details::log_ms
     if (SPDLOG_EXT_UNLIKELY(c.payload.size() + field_bytes > cfg_.max_record_bytes)) {
         limit_size(c);
     }
-    c.bytes = sizeof(entry) + msg.logger_name.size() + c.payload.size() + c.marker_len +
+    c.bytes = sizeof(queued_record) + msg.logger_name.size() + c.payload.size() + c.marker_len +
               (c.info.thread_name ? c.info.thread_name->size() : 0) +
               (c.fields ? c.fields->bytes : 0);
     if (!msg.source.empty()) {
@@ -143,7 +90,7 @@ SPDLOG_EXT_ALWAYS_INLINE void engine_core::capture(const spdlog::details::log_ms
     }
 }
 
-void engine_core::limit_size(captured& c) {
+void engine_core::limit_size(captured_call& c) {
     // The fields keep up to half of the cap whole (they are small as a rule, and say what the
     // record is about); the message has the rest, or at least half when the fields are big.
     const std::size_t cap = cfg_.max_record_bytes;
@@ -165,10 +112,10 @@ void engine_core::limit_size(captured& c) {
         c.marker_len = std::min(marker.size(), sizeof c.marker_text);
         std::memcpy(c.marker_text, marker.data(), c.marker_len);
     }
-    truncated_.fetch_add(1, std::memory_order_relaxed);
+    counters_.truncated.fetch_add(1, std::memory_order_relaxed);
 }
 
-record engine_core::to_record(const spdlog::details::log_msg& msg, const captured& c) const {
+record engine_core::to_record(const spdlog::details::log_msg& msg, const captured_call& c) const {
     record r;
     r.time = msg.time;
     r.level = msg.level;
@@ -195,210 +142,35 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
     if (tls_worker_of == this) {
         // The backend (or the fallback) logs through this very sink: queueing it would feed the
         // worker its own output forever, and blocking would deadlock. Hand it to the fallback.
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            ++enqueued_;
-        }
-        if (tls_fallback_depth > 0) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
+        queue_.count_enqueued();
+        if (reporter::in_fallback_write()) {
+            counters_.count_drop();
             return;
         }
-        captured c;
+        captured_call c;
         capture(msg, c);
         fallback_now(to_record(msg, c), "logged from inside the sink's own worker");
         return;
     }
-    captured c;
+    captured_call c;
     capture(msg, c);
-    const std::size_t bytes = c.bytes;
-
-    std::unique_lock<std::mutex> lock(mu_);
-    ++enqueued_;
-    if (!accepting_) {
-        lock.unlock();
-        fallback_now(to_record(msg, c), "the sink is shut down");
-        return;
+    using pushed = record_queue::push_result;
+    switch (queue_.push(msg, c, tls_worker_of == nullptr)) {
+        case pushed::queued:
+            return;
+        case pushed::shut_down:
+            fallback_now(to_record(msg, c), "the sink is shut down");
+            return;
+        case pushed::full:
+            fallback_now(to_record(msg, c), "queue full");
+            return;
+        case pushed::blocked_full:
+            fallback_now(to_record(msg, c), "queue full (blocked for block_timeout)");
+            return;
+        case pushed::dropped:
+            counters_.count_drop();
+            return;
     }
-    auto full = [&] {
-        return pending_records_ + 1 > cfg_.queue_max_records ||
-               (pending_bytes_ + bytes > cfg_.queue_max_bytes && pending_records_ > 0);
-    };
-    if (full()) {
-        switch (cfg_.overflow) {
-            case overflow_policy::fallback:
-                lock.unlock();
-                fallback_now(to_record(msg, c), "queue full");
-                return;
-            case overflow_policy::drop_newest:
-                dropped_.fetch_add(1, std::memory_order_relaxed);
-                dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
-                return;
-            case overflow_policy::drop_oldest:
-                while (full() && drop_oldest_locked()) {
-                }
-                if (full()) {  // the oldest are all in flight: nothing left to drop but this
-                    dropped_.fetch_add(1, std::memory_order_relaxed);
-                    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                break;
-            case overflow_policy::block: {
-                // Never block an engine worker (its own or another's): that can deadlock.
-                bool room = false;
-                if (tls_worker_of == nullptr) {
-                    ++blocked_producers_;
-                    room = space_cv_.wait_for(lock, cfg_.block_timeout,
-                                              [&] { return !full() || !accepting_; });
-                    --blocked_producers_;
-                    room = room && accepting_;
-                }
-                if (!room) {
-                    lock.unlock();
-                    fallback_now(to_record(msg, c), "queue full (blocked for block_timeout)");
-                    return;
-                }
-                break;
-            }
-        }
-    }
-    append_locked(msg, c);
-    // Wake the worker only when it must act: the first record starts the max_delay clock, and
-    // a full batch is due at once. Other records wait for it without a syscall.
-    const bool wake =
-        worker_waiting_ &&
-        (inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
-         (inbox_bytes_ >= cfg_.batch_max_bytes && inbox_bytes_ - bytes < cfg_.batch_max_bytes));
-    lock.unlock();
-    if (wake) {
-        work_cv_.notify_one();
-    }
-}
-
-char* engine_core::byte_arena::append(std::size_t n) {
-    if (size + n > capacity) {
-        const std::size_t grown = std::max({size + n, capacity * 2, chunk_arena_bytes});
-        auto bigger = std::make_unique<char[]>(grown);
-        if (size > 0) {
-            std::memcpy(bigger.get(), data.get(), size);
-        }
-        data = std::move(bigger);
-        capacity = grown;
-    }
-    char* at = data.get() + size;
-    size += n;
-    return at;
-}
-
-void engine_core::append_locked(const spdlog::details::log_msg& msg, captured& cap) {
-    const std::string* thread_name = cap.info.thread_name;
-    // A new chunk when the last is full, or holds a lot of text already (keeps offsets small
-    // and recycled arenas modest).
-    if (inbox_.empty() || inbox_.back().items.size() >= chunk_records ||
-        inbox_.back().arena.size > chunk_arena_limit) {
-        if (!spare_chunks_.empty()) {
-            inbox_.push_back(std::move(spare_chunks_.front()));
-            spare_chunks_.pop_front();
-        } else {
-            inbox_.emplace_back();
-            // Touch the new memory now (resize writes every entry), so its page faults land
-            // on this one call instead of on every few calls that follow.
-            inbox_.back().items.resize(chunk_records);
-            inbox_.back().items.clear();
-        }
-        inbox_.back().first_time = steady::now();
-        inbox_.back().first_seq = next_seq_;
-    }
-    chunk& c = inbox_.back();
-    entry e;
-    e.time = msg.time;
-    e.level = msg.level;
-    e.thread_id = msg.thread_id;
-    // Names longer than 64 KiB are cut (they are identifiers, not data); a message can be 4 GiB.
-    constexpr std::size_t max_name = 0xffff;
-    const std::string_view logger(msg.logger_name.data(),
-                                  std::min(msg.logger_name.size(), max_name));
-    // max_record_bytes (below 4 GiB) has cut the message already.
-    const std::string_view payload = cap.payload;
-    const std::string_view tname =
-        thread_name ? std::string_view(*thread_name).substr(0, max_name) : std::string_view();
-    std::string_view file;
-    std::string_view function;
-    if (!msg.source.empty()) {
-        file = std::string_view(msg.source.filename).substr(0, max_name);
-        function =
-            std::string_view(msg.source.funcname ? msg.source.funcname : "").substr(0, max_name);
-        e.source_line = msg.source.line;
-    }
-    e.logger_len = static_cast<std::uint16_t>(logger.size());
-    e.message_len = static_cast<std::uint32_t>(payload.size() + cap.marker_len);
-    e.thread_name_len = static_cast<std::uint16_t>(tname.size());
-    e.file_len = static_cast<std::uint16_t>(file.size());
-    e.function_len = static_cast<std::uint16_t>(function.size());
-    const std::size_t text =
-        std::size_t(e.logger_len) + e.message_len + e.thread_name_len + e.file_len + e.function_len;
-    e.offset = static_cast<std::uint32_t>(c.arena.size);
-    char* out = c.arena.append(text);
-    auto put = [&out](const char* p, std::size_t n) {
-        if (n > 0) {
-            std::memcpy(out, p, n);
-            out += n;
-        }
-    };
-    put(logger.data(), logger.size());
-    put(payload.data(), payload.size());
-    put(cap.marker_text, cap.marker_len);
-    put(tname.data(), tname.size());
-    put(file.data(), file.size());
-    put(function.data(), function.size());
-    e.fields = std::move(cap.fields);
-    ++next_seq_;
-    e.bytes = static_cast<std::uint32_t>(std::min<std::size_t>(cap.bytes, 0xffffffffu));
-    const std::size_t counted = e.bytes;
-    c.items.push_back(std::move(e));
-    c.bytes += counted;
-    ++inbox_records_;
-    inbox_bytes_ += counted;
-    ++pending_records_;
-    pending_bytes_ += counted;
-}
-
-void engine_core::recycle_locked(chunk&& spent) {
-    // Keep a few chunks for reuse, but not one whose arena grew for a huge message.
-    if (spare_chunks_.size() < max_spare_chunks && spent.arena.capacity <= chunk_arena_limit) {
-        spent.items.clear();
-        spent.arena.size = 0;
-        spent.head = 0;
-        spent.bytes = 0;
-        spare_chunks_.push_back(std::move(spent));
-    }
-}
-
-bool engine_core::drop_oldest_locked() {
-    while (!inbox_.empty() && inbox_.front().live() == 0) {
-        chunk spent = std::move(inbox_.front());
-        inbox_.pop_front();
-        recycle_locked(std::move(spent));
-    }
-    if (inbox_.empty()) {
-        return false;
-    }
-    chunk& front = inbox_.front();
-    entry& victim = front.items[front.head++];
-    front.bytes -= victim.bytes;
-    --inbox_records_;
-    inbox_bytes_ -= victim.bytes;
-    --pending_records_;
-    pending_bytes_ -= victim.bytes;
-    victim.fields.reset();  // release its memory now
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    dropped_unreported_.fetch_add(1, std::memory_order_relaxed);
-    if (front.live() == 0) {
-        chunk spent = std::move(front);
-        inbox_.pop_front();
-        recycle_locked(std::move(spent));
-    }
-    return true;
 }
 
 void engine_core::fallback_now(record rec, const std::string& reason) {
@@ -408,62 +180,19 @@ void engine_core::fallback_now(record rec, const std::string& reason) {
     if (cfg_.redaction) {
         cfg_.redaction->apply(rec);
     }
-    {
-        std::lock_guard<std::mutex> lock(formatter_mu_);
-        if (call_formatter_) {
-            spdlog::memory_buf_t buf;
-            format_message(*call_formatter_, rec, buf);
-        }
-    }
-    to_fallback(&rec, 1, reason);
+    formats_.format_for_call(rec);
+    report_.to_fallback(&rec, 1, reason);
 }
 
 bool engine_core::flush_for(std::chrono::milliseconds timeout, bool unless_failing) {
     if (tls_worker_of == this) {
         return false;  // the worker cannot wait for itself
     }
-    auto gave_up = [&] {
-        return unless_failing && (failing_.load(std::memory_order_relaxed) ||
-                                  disabled_.load(std::memory_order_relaxed));
-    };
-    std::unique_lock<std::mutex> lock(mu_);
-    const std::uint64_t ticket = next_seq_;
-    if (done_seq_ >= ticket) {
-        return true;
-    }
-    // The worker still sends what is queued as soon as it can; only the wait is skipped.
-    flush_ticket_ = std::max(flush_ticket_, ticket);
-    work_cv_.notify_one();
-    if (gave_up()) {
-        return false;
-    }
-    return done_cv_.wait_for(lock, timeout, [&] {
-        return done_seq_ >= ticket || worker_exited_ || gave_up();
-    }) && done_seq_ >= ticket;
-}
-
-void engine_core::set_failing(bool failing) {
-    if (failing_.load(std::memory_order_relaxed) == failing) {
-        return;
-    }
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        failing_.store(failing, std::memory_order_relaxed);
-    }
-    done_cv_.notify_all();  // flushes that give up on a failing backend stop waiting
-}
-
-void engine_core::request_stop_locked(steady::time_point deadline) {
-    stop_deadline_ = stop_requested_ ? std::min(stop_deadline_, deadline) : deadline;
-    accepting_ = false;
-    stop_requested_ = true;
-    work_cv_.notify_all();
-    space_cv_.notify_all();
+    return queue_.flush_for(timeout, unless_failing);
 }
 
 void engine_core::request_stop(std::chrono::milliseconds timeout) {
-    std::lock_guard<std::mutex> lock(mu_);
-    request_stop_locked(steady::now() + timeout);
+    queue_.request_stop(steady::now() + timeout);
 }
 
 bool engine_core::shutdown(std::chrono::milliseconds timeout) {
@@ -471,30 +200,26 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
     if (shut_down_) {
         return drained_;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    request_stop_locked(steady::now() + timeout);
-    const auto deadline = stop_deadline_;  // an earlier request_stop may have set a sooner one
+    // An earlier request_stop() may have set a sooner deadline.
+    const auto deadline = queue_.request_stop(steady::now() + timeout);
     if (tls_worker_of == this) {
         // Called from inside the worker (a backend shutting everything down): it cannot wait
         // for itself. It drains and exits on its own.
-        lock.unlock();
         worker_.detach();
         shut_down_ = true;
         return false;
     }
-    bool exited = done_cv_.wait_until(lock, deadline, [&] { return worker_exited_; });
+    bool exited = queue_.wait_exit_until(deadline);
     if (!exited) {
-        lock.unlock();
         backend_->interrupt();
-        lock.lock();
-        exited = done_cv_.wait_for(lock, interrupt_grace, [&] { return worker_exited_; });
+        exited = queue_.wait_exit_for(interrupt_grace);
     }
-    drained_ = exited && pending_records_ == 0 && !deadline_hit_;
-    lock.unlock();
+    drained_ = exited && queue_.drained();
     if (exited) {
         worker_.join();
     } else {
-        note_error("shutdown deadline passed with a backend call still running; detaching it");
+        report_.note_error(
+            "shutdown deadline passed with a backend call still running; detaching it");
         worker_.detach();
     }
     shut_down_ = true;
@@ -502,52 +227,24 @@ bool engine_core::shutdown(std::chrono::milliseconds timeout) {
 }
 
 void engine_core::set_message_formatter(std::unique_ptr<spdlog::formatter> formatter) {
-    // Formatters are not thread-safe: the worker gets this one, the logging-call fallback a
-    // clone.
-    auto for_calls = formatter ? formatter->clone() : nullptr;
-    std::lock_guard<std::mutex> serial(formatter_mu_);
-    {
-        // It applies from the next record logged: the worker picks it by sequence number, so
-        // records already queued keep the formatter in force when they were logged.
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!formatter_changes_.empty() && formatter_changes_.back().from_seq == next_seq_) {
-            formatter_changes_.back().formatter = std::move(formatter);  // nothing logged between
-        } else {
-            formatter_changes_.push_back(formatter_change{next_seq_, std::move(formatter)});
-        }
-    }
-    call_formatter_ = std::move(for_calls);
+    // It applies from the next record logged: the worker picks it by sequence number, so
+    // records already queued keep the formatter in force when they were logged.
+    formats_.change(std::move(formatter), [this](std::unique_ptr<spdlog::formatter> f) {
+        queue_.add_formatter_change(std::move(f));
+    });
 }
 
 sink_stats engine_core::stats() const {
     sink_stats s;
     s.name = cfg_.name;
-    s.delivered = delivered_.load(std::memory_order_relaxed);
-    s.fallback = fallback_count_.load(std::memory_order_relaxed);
-    s.dropped = dropped_.load(std::memory_order_relaxed);
-    s.batches = batches_.load(std::memory_order_relaxed);
-    s.failed_batches = failed_batches_.load(std::memory_order_relaxed);
-    s.retries = retries_.load(std::memory_order_relaxed);
-    s.possible_duplicates = possible_duplicates_.load(std::memory_order_relaxed);
-    s.truncated = truncated_.load(std::memory_order_relaxed);
-    s.disabled = disabled_.load(std::memory_order_relaxed);
-    {
-        std::lock_guard<std::mutex> lock(mu_);
-        s.enqueued = enqueued_;
-        s.queue_depth = pending_records_;
-        s.queue_bytes = pending_bytes_;
-    }
-    {
-        std::lock_guard<std::mutex> lock(error_mu_);
-        s.last_error = last_error_;
-        s.last_error_time = last_error_time_;
-        s.last_success = last_success_;
-    }
+    counters_.fill(s);
+    queue_.fill(s);
+    report_.fill(s);
     try {
         s.backend = backend_->extra_stats();
-        mask_strings(s.backend, 0);
+        report_.mask_strings(s.backend, 0);
     } catch (const std::exception& e) {
-        s.backend = nlohmann::json{{"error", mask(e.what())}};
+        s.backend = nlohmann::json{{"error", report_.mask(e.what())}};
     }
     return s;
 }
@@ -557,173 +254,32 @@ sink_stats engine_core::stats() const {
 void engine_core::run() {
     tls_worker_of = this;
     set_thread_name("spdlog_ext");
-    batch b;
+    worker_batch b;
+    std::vector<formatter_change> changes;
     try {
-        while (next_batch(b)) {
+        for (;;) {
+            const auto taken = queue_.next_batch(b, changes, delivery_.last_write());
+            if (taken == record_queue::take_result::stopped) {
+                break;
+            }
+            if (taken == record_queue::take_result::idle) {
+                housekeeping();
+                continue;
+            }
+            formats_.take(changes);
             process(b);
-            if (steady::now() - last_housekeeping_ >= idle_interval) {
+            if (steady::now() - last_housekeeping_ >= record_queue::idle_interval) {
                 housekeeping();
             }
         }
     } catch (const std::exception& e) {
-        note_error(std::string("engine worker stopped: ") + e.what());
+        report_.note_error(std::string("engine worker stopped: ") + e.what());
     }
-    report_drops();
-    std::lock_guard<std::mutex> lock(mu_);
-    worker_exited_ = true;
-    done_cv_.notify_all();
-    space_cv_.notify_all();
+    report_.report_drops();
+    queue_.worker_exited();
 }
 
-bool engine_core::deadline_passed_locked(steady::time_point now) const {
-    return stop_requested_ && now >= stop_deadline_;
-}
-
-bool engine_core::next_batch(batch& out) {
-    std::unique_lock<std::mutex> lock(mu_);
-    // Settle the previous batch and recycle spent chunks here, so the worker takes the lock
-    // once per batch: each extra acquisition risks making a producer pay a futex wake-up.
-    if (out.count > 0) {
-        pending_records_ -= out.count;
-        pending_bytes_ -= out.bytes;
-        done_seq_ = std::max(done_seq_, out.last_seq + 1);
-        done_cv_.notify_all();
-        if (blocked_producers_ > 0) {
-            space_cv_.notify_all();
-        }
-    }
-    for (auto& c : spent_chunks_) {
-        recycle_locked(std::move(c));
-    }
-    spent_chunks_.clear();
-    lock.unlock();
-    reset_batch(out);
-    lock.lock();
-    for (;;) {
-        const std::size_t available = staging_records_ + inbox_records_;
-        if (available == 0) {
-            done_seq_ = next_seq_;
-            done_cv_.notify_all();
-            if (stop_requested_) {
-                return false;
-            }
-            worker_waiting_ = true;
-            const bool woke = work_cv_.wait_for(
-                lock, idle_interval, [&] { return inbox_records_ > 0 || stop_requested_; });
-            worker_waiting_ = false;
-            if (!woke) {
-                lock.unlock();
-                housekeeping();
-                lock.lock();
-            }
-            continue;
-        }
-        const auto now = steady::now();
-        const auto oldest =
-            !staging_.empty() ? staging_.front().first_time : inbox_.front().first_time;
-        const bool due = available >= cfg_.batch_max_records ||
-                         staging_bytes_ + inbox_bytes_ >= cfg_.batch_max_bytes ||
-                         flush_ticket_ > done_seq_ || stop_requested_ ||
-                         disabled_.load(std::memory_order_relaxed) ||
-                         now >= oldest + cfg_.batch_max_delay;
-        if (due && cfg_.min_write_interval.count() > 0 && last_write_ &&
-            now < *last_write_ + cfg_.min_write_interval && !deadline_passed_locked(now)) {
-            // Rate-limited backend: let records gather until the write slot (no producer
-            // notifications needed: only stop and flush matter, and they notify anyway).
-            const auto slot = *last_write_ + cfg_.min_write_interval;
-            work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
-            continue;
-        }
-        if (due) {
-            while (!inbox_.empty() && staging_records_ < cfg_.batch_max_records) {
-                chunk& c = inbox_.front();
-                inbox_records_ -= c.live();
-                inbox_bytes_ -= c.bytes;
-                staging_records_ += c.live();
-                staging_bytes_ += c.bytes;
-                staging_.push_back(std::move(c));
-                inbox_.pop_front();
-            }
-            // Formatter changes made before these records were logged (or any later): the
-            // worker needs them to render this batch.
-            for (auto& change : formatter_changes_) {
-                worker_formatters_.push_back(std::move(change));
-            }
-            formatter_changes_.clear();
-            lock.unlock();
-            take_from_staging(out);
-            return true;
-        }
-        worker_waiting_ = true;
-        work_cv_.wait_until(lock, oldest + cfg_.batch_max_delay);
-        worker_waiting_ = false;
-    }
-}
-
-void engine_core::take_from_staging(batch& out) {
-    while (!staging_.empty() && out.count < cfg_.batch_max_records) {
-        chunk& c = staging_.front();
-        while (c.head < c.items.size() && out.count < cfg_.batch_max_records) {
-            entry& e = c.items[c.head];
-            if (out.count > 0 && out.bytes + e.bytes > cfg_.batch_max_bytes) {
-                return;
-            }
-            // Build the record here, on the worker, so the logging call never allocates.
-            if (out.count == out.records.size()) {
-                out.records.emplace_back();
-                out.seqs.emplace_back();
-            }
-            out.seqs[out.count] = c.first_seq + c.head;
-            record& r = out.records[out.count++];
-            const char* p = c.arena.data.get() + e.offset;
-            r.time = e.time;
-            r.level = e.level;
-            r.thread_id = e.thread_id;
-            r.logger_name.assign(p, e.logger_len);
-            p += e.logger_len;
-            r.message.assign(p, e.message_len);
-            p += e.message_len;
-            r.thread_name.assign(p, e.thread_name_len);
-            p += e.thread_name_len;
-            r.source_file.assign(p, e.file_len);
-            p += e.file_len;
-            r.source_function.assign(p, e.function_len);
-            r.source_line = e.source_line;
-            if (e.fields) {
-                r.fields = e.fields->fields;  // copied here, off the logging path
-                e.fields.reset();
-            } else {
-                r.fields = nullptr;
-            }
-            out.bytes += e.bytes;
-            out.last_seq = c.first_seq + c.head;
-            ++c.head;
-            c.bytes -= e.bytes;
-            --staging_records_;
-            staging_bytes_ -= e.bytes;
-        }
-        if (c.live() == 0) {
-            spent_chunks_.push_back(std::move(c));  // recycled at the next lock
-            staging_.pop_front();
-        }
-    }
-}
-
-void engine_core::reset_batch(batch& b) {
-    // Keep the records for reuse, but give back memory a huge message made them hold.
-    constexpr std::size_t keep = 64 * 1024;
-    for (std::size_t i = 0; i < b.count; ++i) {
-        record& r = b.records[i];
-        if (r.message.capacity() > keep) {
-            std::string().swap(r.message);
-        }
-        r.fields = nullptr;
-    }
-    b.count = 0;
-    b.bytes = 0;
-}
-
-void engine_core::process(batch& b) {
+void engine_core::process(worker_batch& b) {
     const std::size_t n = b.count;
     if (n > 0) {
         if (cfg_.redaction) {
@@ -733,350 +289,23 @@ void engine_core::process(batch& b) {
                 cfg_.redaction->apply(b.records[i]);
             }
         }
-        render_messages(b);
-        ++source_id_;
-        send_range(b, 0, n);
+        formats_.render(b);
+        delivery_.send(b.records.data(), n);
     }
     // The counters are settled by the next next_batch(), under the lock it takes anyway.
 }
 
-void engine_core::render_messages(batch& b) {
-    auto& fs = worker_formatters_;
-    if (fs.empty() || b.count == 0) {
-        return;  // no message formatter was ever set: messages are the payload
-    }
-    // Records come in sequence order: a formatter followed by one that applies from this
-    // batch's first record on is of no use any more.
-    while (fs.size() > 1 && fs[1].from_seq <= b.seqs[0]) {
-        fs.pop_front();
-    }
-    if (fs.size() == 1 && !fs.front().formatter && fs.front().from_seq <= b.seqs[0]) {
-        fs.clear();  // back to the plain payload for good
-        return;
-    }
-    spdlog::memory_buf_t buf;
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < b.count; ++i) {
-        const std::uint64_t seq = b.seqs[i];
-        while (k + 1 < fs.size() && fs[k + 1].from_seq <= seq) {
-            ++k;
-        }
-        // The formatter in force when the record was logged; none before the first change.
-        if (fs[k].formatter && fs[k].from_seq <= seq) {
-            format_message(*fs[k].formatter, b.records[i], buf);
-        }
-    }
-}
-
-void engine_core::send_range(batch& b, std::size_t begin, std::size_t end,
-                             std::size_t unknown_before) {
-    const std::size_t n = end - begin;
-    const auto started = steady::now();
-    const std::uint64_t range_id = next_range_id_++;
-    std::size_t attempts = 0;
-    // Each write of these records whose outcome was unknown (timeout, reset after sending) may
-    // have left a copy at the receiver, whether the range ends delivered or in the fallback: n
-    // possible duplicates per such write, settled when the range ends. Split halves inherit the
-    // count and settle it themselves.
-    std::size_t unknown = unknown_before;
-    bool to_halves = false;
-    struct settle {
-        std::atomic<std::uint64_t>& counter;
-        const std::size_t& unknown;
-        const bool& to_halves;
-        std::size_t n;
-        ~settle() {
-            if (!to_halves && unknown > 0) {
-                counter.fetch_add(n * unknown, std::memory_order_relaxed);
-            }
-        }
-    } settle_on_exit{possible_duplicates_, unknown, to_halves, n};
-    for (;;) {
-        if (disabled_.load(std::memory_order_relaxed)) {
-            std::string reason;
-            {
-                std::lock_guard<std::mutex> lock(error_mu_);
-                reason = disabled_reason_;
-            }
-            to_fallback(&b.records[begin], n, "backend disabled: " + reason);
-            failed_batches_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        bool too_late = false;
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            too_late = deadline_passed_locked(steady::now());
-            deadline_hit_ = deadline_hit_ || too_late;
-        }
-        if (too_late) {
-            // Say why it was not delivered: the retried error (a wrong password, a database
-            // that does not exist) is what the reader of the fallback needs.
-            std::string why = "not delivered before the shutdown deadline";
-            if (attempts > 0 || failing_.load(std::memory_order_relaxed)) {
-                std::lock_guard<std::mutex> lock(error_mu_);
-                if (!last_error_.empty()) {
-                    why += "; last error: " + last_error_;
-                }
-            }
-            to_fallback(&b.records[begin], n, why);
-            failed_batches_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-
-        if (!wait_for_write_slot()) {
-            continue;  // the shutdown deadline passed: the check above sends it to the fallback
-        }
-        batch_result result;
-        try {
-            result =
-                backend_->write(record_span(&b.records[begin], n),
-                                spdlog_ext::write_context{range_id, attempts, source_id_, begin});
-        } catch (const std::exception& e) {
-            result = batch_result::retry(std::string("backend error: ") + e.what());
-        } catch (...) {
-            result = batch_result::retry("backend error: unknown exception");
-        }
-        // The interval counts from the end of a write: a request that took long to arrive
-        // (a slow network, a loaded host) must not bring the next one closer to it at the
-        // receiver, whose rate limit counts arrivals.
-        last_write_ = steady::now();
-        ++attempts;
-        result.reason = mask(std::move(result.reason));
-
-        using outcome = batch_result::outcome;
-        switch (result.kind) {
-            case outcome::delivered:
-            case outcome::partial: {
-                std::size_t refused = 0;
-                if (result.kind == outcome::partial) {
-                    std::unordered_set<std::size_t> seen;
-                    if (!result.rejected.empty()) {
-                        note_error(std::to_string(result.rejected.size()) +
-                                   " record(s) refused, to the fallback: " +
-                                   mask(result.rejected.front().reason));
-                    }
-                    for (auto& r : result.rejected) {
-                        if (r.index < n && seen.insert(r.index).second) {
-                            to_fallback(&b.records[begin + r.index], 1, mask(std::move(r.reason)));
-                            ++refused;
-                        }
-                    }
-                    if (refused > 0) {
-                        failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                    }
-                }
-                delivered_.fetch_add(n - refused, std::memory_order_relaxed);
-                batches_.fetch_add(1, std::memory_order_relaxed);
-                set_failing(false);
-                std::lock_guard<std::mutex> lock(error_mu_);
-                last_success_ = std::chrono::system_clock::now();
-                return;
-            }
-            case outcome::retry: {
-                note_error(result.reason);
-                set_failing(true);
-                unknown += result.outcome_unknown ? 1 : 0;
-                const auto now = steady::now();
-                const bool out_of_attempts =
-                    cfg_.retry_max_attempts > 0 && attempts >= cfg_.retry_max_attempts;
-                const bool out_of_time = now - started >= cfg_.retry_max_elapsed;
-                if (out_of_attempts || out_of_time) {
-                    to_fallback(&b.records[begin], n,
-                                "gave up after " + std::to_string(attempts) +
-                                    " attempts: " + result.reason);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                // A server's delay is capped like ours: one Retry-After must not stop the sink.
-                const auto delay = result.retry_after
-                                       ? std::min(*result.retry_after, cfg_.retry_max_delay)
-                                       : backoff_.delay(attempts - 1);
-                if (now + delay - started > cfg_.retry_max_elapsed) {
-                    // The next try would come after the limit: give up now, not after the wait.
-                    to_fallback(
-                        &b.records[begin], n,
-                        "gave up after " + std::to_string(attempts) +
-                            " attempts (the next would pass RETRY_MAX_ELAPSED): " + result.reason);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                retries_.fetch_add(1, std::memory_order_relaxed);
-                // Sleep, but a shutdown shortens the wait to its deadline (which then ends the
-                // retries); shutdown() notifies work_cv_ so the limit is recomputed.
-                const auto until = now + delay;
-                std::unique_lock<std::mutex> lock(mu_);
-                for (;;) {
-                    const auto limit = stop_requested_ ? std::min(until, stop_deadline_) : until;
-                    if (steady::now() >= limit) {
-                        break;
-                    }
-                    work_cv_.wait_until(lock, limit);
-                }
-                continue;
-            }
-            case outcome::split:
-            case outcome::isolate:
-                if (n == 1) {
-                    const std::string why =
-                        (result.kind == outcome::split ? "too large to send: " : "refused: ") +
-                        result.reason;
-                    note_error("a record went to the fallback: " + why);
-                    to_fallback(&b.records[begin], 1, why);
-                    failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                to_halves = true;
-                send_range(b, begin, begin + n / 2, unknown);
-                send_range(b, begin + n / 2, end, unknown);
-                return;
-            case outcome::rejected:
-                note_error(result.reason);
-                to_fallback(&b.records[begin], n, "refused: " + result.reason);
-                failed_batches_.fetch_add(1, std::memory_order_relaxed);
-                return;
-            case outcome::disable: {
-                {
-                    std::lock_guard<std::mutex> lock(error_mu_);
-                    disabled_reason_ = result.reason;
-                }
-                disabled_.store(true, std::memory_order_relaxed);
-                set_failing(true);
-                note_error(
-                    "backend disabled, every record now goes to the fallback: " + result.reason,
-                    true);
-                continue;  // the disabled branch above sends this batch to the fallback
-            }
-        }
-    }
-}
-
-bool engine_core::wait_for_write_slot() {
-    if (cfg_.min_write_interval.count() > 0 && last_write_) {
-        const auto slot = *last_write_ + cfg_.min_write_interval;
-        std::unique_lock<std::mutex> lock(mu_);
-        for (;;) {
-            const auto now = steady::now();
-            if (deadline_passed_locked(now)) {
-                return false;
-            }
-            if (now >= slot) {
-                break;
-            }
-            work_cv_.wait_until(lock, stop_requested_ ? std::min(slot, stop_deadline_) : slot);
-        }
-    }
-    return true;
-}
-
-void engine_core::to_fallback(record* first, std::size_t count, const std::string& reason) {
-    ++tls_fallback_depth;
-    for (std::size_t i = 0; i < count; ++i) {
-        record& rec = first[i];
-        if (!rec.fields.is_object()) {
-            rec.fields = nlohmann::json::object();
-        }
-        rec.fields["fallback_sink"] = cfg_.name;
-        rec.fields["fallback_reason"] = reason;
-        try {
-            record_scope scope(rec);
-            fallback_->log(rec.to_log_msg());
-        } catch (const std::exception& e) {
-            // Counted as handed over all the same: there is nowhere further to send it.
-            note_error(std::string("fallback sink failed: ") + e.what());
-        }
-    }
-    try {
-        fallback_->flush();
-    } catch (const std::exception& e) {
-        note_error(std::string("fallback sink flush failed: ") + e.what());
-    }
-    --tls_fallback_depth;
-    fallback_count_.fetch_add(count, std::memory_order_relaxed);
-}
-
 void engine_core::housekeeping() {
     last_housekeeping_ = steady::now();
-    report_drops();
-    {
-        // Stopping (or exiting): no retention, no new connection for it.
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_requested_) {
-            return;
-        }
+    report_.report_drops();
+    if (queue_.stop_requested()) {
+        return;  // stopping (or exiting): no retention, no new connection for it
     }
     try {
         backend_->housekeeping();
     } catch (const std::exception& e) {
-        note_error(std::string("housekeeping failed: ") + e.what());
+        report_.note_error(std::string("housekeeping failed: ") + e.what());
     }
-}
-
-void engine_core::report_drops() {
-    const auto n = dropped_unreported_.exchange(0, std::memory_order_relaxed);
-    if (n == 0) {
-        return;
-    }
-    // A summary, so that drops are never silent; not a record of its own in the counters.
-    const std::string text =
-        std::to_string(n) + " record(s) dropped: queue full (policy " +
-        (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest" : "drop_newest") + ")";
-    spdlog::details::log_msg msg(cfg_.name, spdlog::level::warn, text);
-    ++tls_fallback_depth;
-    try {
-        fallback_->log(msg);
-        fallback_->flush();
-    } catch (const std::exception&) {
-    }
-    --tls_fallback_depth;
-}
-
-void engine_core::note_error(const std::string& message, bool always) {
-    const std::string text = mask(message);
-    const auto now = steady::now();
-    std::uint64_t suppressed = 0;
-    {
-        std::lock_guard<std::mutex> lock(error_mu_);
-        last_error_ = text;
-        last_error_time_ = std::chrono::system_clock::now();
-        // At most one report a second per sink: a dead backend must not flood stderr.
-        if (!always && now - last_error_report_ < std::chrono::seconds(1)) {
-            ++suppressed_errors_;
-            return;
-        }
-        last_error_report_ = now;
-        suppressed = suppressed_errors_;
-        suppressed_errors_ = 0;
-    }
-    std::string report = cfg_.name + ": " + text;
-    if (suppressed > 0) {
-        report += " (" + std::to_string(suppressed) +
-                  (suppressed == 1 ? " more error" : " more errors") + " since the last report)";
-    }
-    try {
-        if (cfg_.error_handler) {
-            cfg_.error_handler(report);
-        } else {
-            std::fprintf(stderr, "[*** spdlog_ext error ***] %s\n", report.c_str());
-        }
-    } catch (...) {
-        // An error handler must not take the worker down.
-    }
-}
-
-void engine_core::mask_strings(nlohmann::json& value, int depth) const {
-    if (value.is_string()) {
-        value = mask(value.get<std::string>());
-    } else if (depth < 32 && (value.is_object() || value.is_array())) {
-        for (auto& item : value) {
-            mask_strings(item, depth + 1);
-        }
-    }
-}
-
-std::string engine_core::mask(std::string text) const {
-    // Every reason, error and stat passes here: credentials in a URL (a proxy's, quoted by
-    // libcurl; a connection string's) are masked whatever the backend.
-    return mask_secrets(mask_url_credentials(std::move(text)), cfg_.secrets, "***");
 }
 
 }  // namespace spdlog_ext::detail
