@@ -18,62 +18,6 @@
 namespace spdlog_ext {
 
 namespace {
-class datadog_backend final : public backend {
-  public:
-    explicit datadog_backend(const datadog_config& cfg)
-        : transport_(options(cfg)), url_(cfg.intake_url()), encoder_(cfg) {
-        request_.url = url_;
-        request_.headers = {{"DD-API-KEY", cfg.api_key}, {"Content-Type", "application/json"}};
-        request_.gzip = cfg.gzip;
-    }
-
-    batch_result write(record_span batch, const write_context&) override {
-        if (batch.size() > detail::datadog_max_items) {
-            return batch_result::with(batch_result::outcome::split,
-                                      "more than 1000 items for one request");
-        }
-        encoder_.encode(batch, request_.body);
-        if (request_.body.size() > detail::datadog_max_request_bytes && batch.size() > 1) {
-            return batch_result::with(batch_result::outcome::split,
-                                      "request over Datadog's 5 MB limit");
-        }
-        const detail::http_response response = transport_.post(request_);
-        if (response.status == 400) {
-            // Some item is malformed for the intake: the engine bisects down to it.
-            return batch_result::with(batch_result::outcome::isolate,
-                                      detail::classify_response(response, "Datadog intake").reason);
-        }
-        if (response.status == 401 || response.status == 403) {
-            return batch_result::with(
-                batch_result::outcome::disable,
-                "Datadog refused the API key (HTTP " + std::to_string(response.status) +
-                    "): check DD_API_KEY and DD_SITE; the sink has stopped sending");
-        }
-        return detail::classify_response(response, "Datadog intake");
-    }
-
-    void interrupt() noexcept override { transport_.interrupt(); }
-
-    nlohmann::json extra_stats() const override {
-        return nlohmann::json{{"intake", detail::redact_url(url_)}};
-    }
-
-  private:
-    static detail::http_options options(const datadog_config& cfg) {
-        detail::http_options o;
-        o.connect_timeout = cfg.connect_timeout;
-        o.total_timeout = cfg.timeout;
-        o.ca_bundle = cfg.ca_bundle;
-        o.user_agent = "spdlog_ext datadog_http_sink";
-        return o;
-    }
-
-    detail::http_transport transport_;
-    std::string url_;
-    detail::datadog_encoder encoder_;
-    detail::http_request request_;
-};
-
 // The Datadog sites known when this was written. Others may appear: an unknown site is only a
 // warning.
 const char* const known_sites[] = {"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com",
