@@ -1,19 +1,11 @@
 #include "sinks/datadog/datadog_backend.h"
 
+#include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
 
 namespace spdlog_ext::detail {
 
 namespace {
-
-http_options options(const datadog_config& cfg) {
-    http_options o;
-    o.connect_timeout = cfg.connect_timeout;
-    o.total_timeout = cfg.timeout;
-    o.ca_bundle = cfg.ca_bundle;
-    o.user_agent = "spdlog_ext datadog_http_sink";
-    return o;
-}
 
 constexpr status_rule datadog_rules[] = {
     // Some item is malformed for the intake: the engine bisects down to it.
@@ -31,7 +23,9 @@ constexpr status_table datadog_status("Datadog intake", first_line_reason, datad
 }  // namespace
 
 datadog_backend::datadog_backend(const datadog_config& cfg)
-    : transport_(options(cfg)), url_(cfg.intake_url()), encoder_(cfg) {
+    : transport_(http_options_for(cfg, "spdlog_ext datadog_http_sink")),
+      url_(cfg.intake_url()),
+      encoder_(cfg) {
     request_.url = url_;
     request_.headers = {{"DD-API-KEY", cfg.api_key}, {"Content-Type", "application/json"}};
     request_.gzip = cfg.gzip;

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config/http_env.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "core/warnings.h"
 #include "sinks/datadog/datadog_backend.h"
 #include "sinks/datadog/datadog_encoder.h"
+#include "sinks/http/http_settings.h"
 #include "sinks/logger_factory.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/record.h"
@@ -78,9 +80,7 @@ void validate_datadog_config(const datadog_config& cfg) {
     }
     check_http_url(cfg.intake_url(), cfg.url.empty() ? "DD_SITE" : "LOG_DATADOG_URL",
                    cfg.allow_insecure_http, insecure_variable);
-    check_ca_bundle(cfg.ca_bundle, "LOG_DATADOG_CA_BUNDLE");
-    check_timeout(cfg.connect_timeout, "LOG_DATADOG_CONNECT_TIMEOUT");
-    check_timeout(cfg.timeout, "LOG_DATADOG_TIMEOUT");
+    validate_http_settings(cfg, "LOG_DATADOG_");
 }
 
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
@@ -106,10 +106,7 @@ datadog_config datadog_config_from(const env_options& env) {
     cfg.url = env.get_string("URL", "");
     cfg.source = env.get_string("SOURCE", cfg.source);
     cfg.gzip = env.get_bool("GZIP", cfg.gzip);
-    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
-    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
-    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
-    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
+    read_http_env(env, cfg);
     env.apply_engine(cfg.engine);
     validate_datadog_config(cfg);
     return cfg;

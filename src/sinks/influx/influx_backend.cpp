@@ -3,20 +3,12 @@
 #include <chrono>
 
 #include "core/utf8.h"
+#include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
 
 namespace spdlog_ext::detail {
 
 namespace {
-
-http_options options(const influx_config& cfg) {
-    http_options o;
-    o.connect_timeout = cfg.connect_timeout;
-    o.total_timeout = cfg.timeout;
-    o.ca_bundle = cfg.ca_bundle;
-    o.user_agent = "spdlog_ext influx_timeseries_sink";
-    return o;
-}
 
 std::string host_tag_value(const influx_config& cfg) {
     return cfg.hostname.empty() ? host_name() : cfg.hostname;
@@ -91,7 +83,7 @@ constexpr status_table influx_v1_status("InfluxDB", server_message, influx_v1_ru
 }  // namespace
 
 influx_backend::influx_backend(const influx_config& cfg)
-    : transport_(options(cfg)),
+    : transport_(http_options_for(cfg, "spdlog_ext influx_timeseries_sink")),
       encoder_(encoder_options(cfg)),
       counts_(level_counts_for(cfg)),
       url_(cfg.write_url()),

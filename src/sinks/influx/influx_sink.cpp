@@ -4,9 +4,11 @@
 #include <atomic>
 #include <chrono>
 
+#include "config/http_env.h"
 #include "core/text.h"
 #include "core/utf8.h"
 #include "core/warnings.h"
+#include "sinks/http/http_settings.h"
 #include "sinks/influx/influx_backend.h"
 #include "sinks/influx/influx_encoder.h"
 #include "sinks/influx/level_counts.h"
@@ -125,9 +127,7 @@ void validate_influx_config(const influx_config& cfg) {
                            "LOG_INFLUX_LEVEL_COUNTS must be a positive interval (e.g. 10s) with "
                            "a non-empty LOG_INFLUX_LEVEL_COUNTS_MEASUREMENT");
     }
-    check_ca_bundle(cfg.ca_bundle, "LOG_INFLUX_CA_BUNDLE");
-    check_timeout(cfg.connect_timeout, "LOG_INFLUX_CONNECT_TIMEOUT");
-    check_timeout(cfg.timeout, "LOG_INFLUX_TIMEOUT");
+    validate_http_settings(cfg, "LOG_INFLUX_");
 }
 
 std::unique_ptr<backend> make_influx_backend(const influx_config& cfg) {
@@ -173,10 +173,7 @@ influx_config influx_config_from(const env_options& env) {
     cfg.level_counts_interval = env.get_duration("LEVEL_COUNTS", cfg.level_counts_interval);
     cfg.level_counts_measurement =
         env.get_string("LEVEL_COUNTS_MEASUREMENT", cfg.level_counts_measurement);
-    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
-    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
-    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
-    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
+    read_http_env(env, cfg);
     env.apply_engine(cfg.engine);
     validate_influx_config(cfg);
     return cfg;

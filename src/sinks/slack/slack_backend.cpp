@@ -5,6 +5,7 @@
 #include "core/text.h"
 #include "core/url_parts.h"
 #include "core/utf8.h"
+#include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
 
 namespace spdlog_ext::detail {
@@ -24,15 +25,6 @@ std::string origin_of(const std::string& url) {
         origin.erase(start, at + 1 - start);
     }
     return origin;
-}
-
-http_options options(const slack_config& cfg) {
-    http_options o;
-    o.connect_timeout = cfg.connect_timeout;
-    o.total_timeout = cfg.timeout;
-    o.ca_bundle = cfg.ca_bundle;
-    o.user_agent = "spdlog_ext slack_error_sink";
-    return o;
 }
 
 // The first line of Slack's answer ("invalid_blocks", "no_service"), or empty.
@@ -58,7 +50,8 @@ constexpr status_table slack_status("Slack webhook", slack_answer, slack_rules);
 }  // namespace
 
 slack_backend::slack_backend(const slack_config& cfg)
-    : transport_(options(cfg)), origin_(origin_of(cfg.webhook_url)) {
+    : transport_(http_options_for(cfg, "spdlog_ext slack_error_sink")),
+      origin_(origin_of(cfg.webhook_url)) {
     message_.mention = cfg.mention;
     message_.service = cfg.service;
     message_.hostname = cfg.hostname.empty() ? host_name() : cfg.hostname;

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "config/http_env.h"
 #include "core/text.h"
 #include "core/url_parts.h"
 #include "core/utf8.h"
 #include "core/warnings.h"
+#include "sinks/http/http_settings.h"
 #include "sinks/logger_factory.h"
 #include "sinks/slack/slack_backend.h"
 #include "sinks/slack/slack_message.h"
@@ -88,9 +90,7 @@ void validate_slack_config(const slack_config& cfg) {
         throw config_error("LOG_SLACK_LEVEL",
                            "LOG_SLACK_LEVEL is off: remove slack from LOG_BACKENDS instead");
     }
-    check_ca_bundle(cfg.ca_bundle, "LOG_SLACK_CA_BUNDLE");
-    check_timeout(cfg.connect_timeout, "LOG_SLACK_CONNECT_TIMEOUT");
-    check_timeout(cfg.timeout, "LOG_SLACK_TIMEOUT");
+    validate_http_settings(cfg, "LOG_SLACK_");
 }
 
 std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
@@ -110,10 +110,7 @@ slack_config slack_config_from(const env_options& env) {
     cfg.service = env.get_string("SERVICE", "");
     cfg.hostname = env.get_string("HOSTNAME", "");
     cfg.max_detailed = env.get_size("MAX_DETAILED", cfg.max_detailed);
-    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
-    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
-    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
-    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
+    read_http_env(env, cfg);
     env.apply_engine(cfg.engine);
     validate_slack_config(cfg);
     return cfg;
