@@ -1,5 +1,7 @@
 #include "sinks/datadog/datadog_backend.h"
 
+#include "core/warnings.h"
+#include "sinks/datadog/datadog_config.h"
 #include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
 
@@ -50,6 +52,15 @@ nlohmann::json datadog_backend::extra_stats() const {
 
 batch_result datadog_backend::classify(const http_response& response) {
     return detail::classify(response, datadog_status);
+}
+
+std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
+    const bool insecure = validate_datadog_config(cfg);
+    warn_unknown_datadog_site(cfg);
+    if (insecure) {
+        warn(insecure_http_warning(cfg.intake_url(), datadog_insecure_variable));
+    }
+    return std::make_unique<datadog_backend>(cfg);
 }
 
 }  // namespace spdlog_ext::detail

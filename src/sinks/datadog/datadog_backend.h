@@ -7,7 +7,6 @@
 
 #include "sinks/datadog/datadog_encoder.h"
 #include "spdlog_ext/engine/backend.h"
-#include "spdlog_ext/env_options.h"
 #include "spdlog_ext/sinks/datadog_http_sink.h"
 #include "transport/http_transport.h"
 
@@ -32,9 +31,8 @@ class datadog_backend final : public backend {
     http_request request_;
 };
 
-void validate_datadog_config(const datadog_config& cfg);
-// Validates `cfg` first (config_error), then builds the backend; it does not connect.
+// Validates `cfg` once (config_error), warns of an unknown site or plain HTTP, then builds the
+// backend; it does not connect.
 std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg);
-datadog_config datadog_config_from(const env_options& env);
 
 }  // namespace spdlog_ext::detail

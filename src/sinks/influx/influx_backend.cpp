@@ -3,8 +3,10 @@
 #include <chrono>
 
 #include "core/utf8.h"
+#include "core/warnings.h"
 #include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
+#include "sinks/influx/influx_config.h"
 
 namespace spdlog_ext::detail {
 
@@ -147,6 +149,13 @@ void influx_backend::publish_stats() {
     nan_dropped_ = s.nan_fields_dropped;
     renamed_ = s.renamed_keys;
     shifted_ = s.timestamps_shifted;
+}
+
+std::unique_ptr<backend> make_influx_backend(const influx_config& cfg) {
+    if (validate_influx_config(cfg)) {
+        warn(insecure_http_warning(cfg.url, influx_insecure_variable));
+    }
+    return std::make_unique<influx_backend>(cfg);
 }
 
 }  // namespace spdlog_ext::detail

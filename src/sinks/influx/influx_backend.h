@@ -12,7 +12,6 @@
 #include "sinks/influx/influx_encoder.h"
 #include "sinks/influx/level_counts.h"
 #include "spdlog_ext/engine/backend.h"
-#include "spdlog_ext/env_options.h"
 #include "spdlog_ext/sinks/influx_timeseries_sink.h"
 #include "transport/http_transport.h"
 
@@ -47,9 +46,8 @@ class influx_backend final : public backend {
     std::atomic<std::uint64_t> shifted_{0};
 };
 
-void validate_influx_config(const influx_config& cfg);
-// Validates `cfg` first (config_error), then builds the backend; it does not connect.
+// Validates `cfg` once (config_error), warns of plain HTTP, then builds the backend; it does not
+// connect.
 std::unique_ptr<backend> make_influx_backend(const influx_config& cfg);
-influx_config influx_config_from(const env_options& env);
 
 }  // namespace spdlog_ext::detail

@@ -2,11 +2,12 @@
 
 #include <chrono>
 
-#include "core/text.h"
 #include "core/url_parts.h"
 #include "core/utf8.h"
+#include "core/warnings.h"
 #include "sinks/http/http_settings.h"
 #include "sinks/http/http_status.h"
+#include "sinks/slack/slack_config.h"
 
 namespace spdlog_ext::detail {
 
@@ -80,6 +81,13 @@ batch_result slack_backend::write(record_span batch, const write_context& contex
 
 batch_result slack_backend::classify(const http_response& response) {
     return detail::classify(response, slack_status);
+}
+
+std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
+    if (validate_slack_config(cfg)) {
+        warn(insecure_http_warning(cfg.webhook_url, slack_insecure_variable));
+    }
+    return std::make_unique<slack_backend>(cfg);
 }
 
 }  // namespace spdlog_ext::detail

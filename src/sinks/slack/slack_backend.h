@@ -1,4 +1,4 @@
-// Internal: the Slack backend (encoder: slack_message; transport: the shared HTTP transport) and
+// Internal: the Slack backend (encoder: slack_encoder.h; transport: the shared HTTP transport) and
 // its status table.
 #pragma once
 
@@ -6,9 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "sinks/slack/slack_message.h"
+#include "sinks/slack/slack_encoder.h"
 #include "spdlog_ext/engine/backend.h"
-#include "spdlog_ext/env_options.h"
 #include "spdlog_ext/sinks/slack_error_sink.h"
 #include "transport/http_transport.h"
 
@@ -34,9 +33,8 @@ class slack_backend final : public backend {
     std::uint64_t plain_source_ = 0;  // the engine's source batch now sent as plain text
 };
 
-void validate_slack_config(const slack_config& cfg);
-// Validates `cfg` first (config_error), then builds the backend; it does not connect.
+// Validates `cfg` once (config_error), warns of plain HTTP, then builds the backend; it does not
+// connect.
 std::unique_ptr<backend> make_slack_backend(const slack_config& cfg);
-slack_config slack_config_from(const env_options& env);
 
 }  // namespace spdlog_ext::detail
