@@ -16,6 +16,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "core/process_init.h"
 #include "core/text.h"
 #include "core/url_parts.h"
 #include "spdlog_ext/config_error.h"
@@ -107,14 +108,6 @@ proxy_setting proxy_from_env(bool https) {
 
 }  // namespace
 
-void http_global_init() {
-    static const bool done = [] {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        return true;
-    }();
-    (void)done;
-}
-
 struct http_transport::impl {
     http_options options;
     CURL* curl = nullptr;
@@ -158,7 +151,7 @@ struct http_transport::impl {
 };
 
 http_transport::http_transport(http_options options) : impl_(std::make_unique<impl>()) {
-    http_global_init();
+    init_network_libraries();
     impl_->options = std::move(options);
     if (!impl_->options.proxy.empty()) {
         impl_->http_proxy = parse_proxy(impl_->options.proxy, "proxy");

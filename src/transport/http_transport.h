@@ -13,10 +13,6 @@
 
 namespace spdlog_ext::detail {
 
-// curl_global_init, once (it is not thread-safe before libcurl 7.84). Every transport calls it;
-// the engine's exit guard calls it before registering its exit hook (engine/exit_guard.h).
-void http_global_init();
-
 struct http_options {
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
     std::chrono::milliseconds total_timeout = std::chrono::seconds(30);
