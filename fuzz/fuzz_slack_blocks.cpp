@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz_common.h"
-#include "sinks/slack/slack_message.h"
+#include "sinks/slack/slack_encoder.h"
 
 namespace {
 

@@ -9,12 +9,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/process_init.h"
 #include "engine/engine_core.h"
-#include "spdlog_ext/features.h"
-
-#if SPDLOG_EXT_WITH_HTTP
-#include "transport/http_transport.h"
-#endif
 
 namespace spdlog_ext::detail {
 
@@ -69,9 +65,7 @@ void stop_every_engine() noexcept {
 }
 
 void install_exit_hook() {
-#if SPDLOG_EXT_WITH_HTTP
-    http_global_init();
-#endif
+    init_network_libraries();
     init_openssl();
     std::atexit([] { stop_every_engine(); });
 }

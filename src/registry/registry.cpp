@@ -24,9 +24,9 @@
 #include "sinks/postgres/postgres_backend.h"
 #endif
 #if SPDLOG_EXT_WITH_HTTP
-#include "sinks/datadog/datadog_backend.h"
-#include "sinks/influx/influx_backend.h"
-#include "sinks/slack/slack_backend.h"
+#include "sinks/datadog/datadog_config.h"
+#include "sinks/influx/influx_config.h"
+#include "sinks/slack/slack_config.h"
 #endif
 
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it

@@ -6,19 +6,19 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <new>
 #include <stdexcept>
 
+#include "core/process_init.h"
 #include "core/text.h"
 #include "core/url_parts.h"
-#include "core/utf8.h"
 #include "spdlog_ext/config_error.h"
 
 namespace spdlog_ext::detail {
@@ -26,14 +26,6 @@ namespace spdlog_ext::detail {
 namespace {
 
 constexpr std::size_t max_body_kept = 64 * 1024;
-
-// A short, printable reason from a response body (first line, valid UTF-8, bounded).
-std::string body_reason(const std::string& body) {
-    std::string line = body.substr(0, body.find('\n'));
-    line = std::string(utf8::truncate(line, 300));
-    utf8::sanitize_in_place(line, utf8::nul_policy::replace);
-    return trim(line);
-}
 
 // libcurl's URL API, owned.
 struct url_handle {
@@ -116,14 +108,6 @@ proxy_setting proxy_from_env(bool https) {
 
 }  // namespace
 
-void http_global_init() {
-    static const bool done = [] {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        return true;
-    }();
-    (void)done;
-}
-
 struct http_transport::impl {
     http_options options;
     CURL* curl = nullptr;
@@ -167,7 +151,7 @@ struct http_transport::impl {
 };
 
 http_transport::http_transport(http_options options) : impl_(std::make_unique<impl>()) {
-    http_global_init();
+    init_network_libraries();
     impl_->options = std::move(options);
     if (!impl_->options.proxy.empty()) {
         impl_->http_proxy = parse_proxy(impl_->options.proxy, "proxy");
@@ -336,29 +320,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
     }
     const long long ahead = when_s * 1000 - now_ms;  // both bounded now: no overflow
     return milliseconds(ahead);
-}
-
-batch_result classify_response(const http_response& r, std::string_view what) {
-    const std::string peer(what);
-    if (r.status == 0) {
-        return batch_result::retry(peer + ": " + r.error, std::nullopt, r.request_sent);
-    }
-    const std::string status = "HTTP " + std::to_string(r.status);
-    const std::string reason = body_reason(r.body);
-    const std::string described =
-        peer + " answered " + status + (reason.empty() ? "" : ": " + reason);
-    if (r.status >= 200 && r.status < 300) {
-        return batch_result::delivered();
-    }
-    if (r.status == 408 || r.status == 429 || r.status >= 500) {
-        return batch_result::retry(
-            described, parse_retry_after(r.retry_after, std::chrono::system_clock::now()),
-            r.status != 429);  // 408/5xx: it may have been applied
-    }
-    if (r.status == 413) {
-        return batch_result::with(batch_result::outcome::split, described);
-    }
-    return batch_result::with(batch_result::outcome::rejected, described);
 }
 
 std::string gzip_compress(std::string_view data) {

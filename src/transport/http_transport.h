@@ -1,9 +1,8 @@
 // Internal: the HTTP transport shared by the HTTP sinks (Datadog, Slack, InfluxDB): libcurl for
-// HTTP/TLS/proxies, zlib for gzip, and one classification of responses for the engine. Kept out
-// of public headers so curl never leaks into users' builds.
+// HTTP/TLS/proxies, zlib for gzip. It knows nothing of the engine: the sinks classify responses
+// (sinks/http/http_status.h). Kept out of public headers so curl never leaks into users' builds.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -12,13 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "spdlog_ext/engine/backend.h"
-
 namespace spdlog_ext::detail {
-
-// curl_global_init, once (it is not thread-safe before libcurl 7.84). Every transport calls it;
-// the engine's exit guard calls it before registering its exit hook (engine/exit_guard.h).
-void http_global_init();
 
 struct http_options {
     std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
@@ -79,11 +72,6 @@ class http_transport {
 constexpr std::chrono::hours max_retry_after{24};
 std::optional<std::chrono::milliseconds> parse_retry_after(
     const std::string& value, std::chrono::system_clock::time_point now);
-
-// The engine's view of a response: 2xx delivered; network errors, 408, 429 and 5xx retry (with
-// Retry-After); 413 split; other 4xx rejected with the body's reason. `what` names the peer in
-// reasons ("Datadog intake"); reasons never contain the URL's query or credentials.
-batch_result classify_response(const http_response& response, std::string_view what);
 
 // gzip (RFC 1952) with zlib.
 std::string gzip_compress(std::string_view data);

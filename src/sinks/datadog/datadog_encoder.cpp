@@ -1,7 +1,6 @@
 #include "sinks/datadog/datadog_encoder.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -47,22 +46,13 @@ std::string clean(const std::string& s) {
     return utf8::sanitize(s);
 }
 
-// "a:b, c:d e:f" → {"a:b", "c:d", "e:f"}
+// "a:b, c:d e:f" → {"a:b", "c:d", "e:f"}: commas and white space separate tags.
 std::vector<std::string> split_tags(const std::string& tags) {
     std::vector<std::string> out;
-    std::string current;
-    for (char c : tags) {
-        if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
-            if (!current.empty()) {
-                out.push_back(current);
-            }
-            current.clear();
-        } else {
-            current += c;
+    for (const std::string_view tag : split_any(tags, ",\t\n\v\f\r ")) {
+        if (!tag.empty()) {
+            out.emplace_back(tag);
         }
-    }
-    if (!current.empty()) {
-        out.push_back(current);
     }
     return out;
 }

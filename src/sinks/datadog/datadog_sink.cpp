@@ -1,177 +1,12 @@
+// The Datadog sink: its engine settings and the factories (config: datadog_config.h; backend:
+// datadog_backend.h).
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-#include <cstdint>
-#include <string_view>
-
-#include "core/text.h"
-#include "core/utf8.h"
-#include "core/warnings.h"
 #include "sinks/datadog/datadog_backend.h"
-#include "sinks/datadog/datadog_encoder.h"
+#include "sinks/datadog/datadog_config.h"
 #include "sinks/logger_factory.h"
-#include "spdlog_ext/fields.h"
-#include "spdlog_ext/record.h"
-#include "transport/http_transport.h"
 
 namespace spdlog_ext {
-
-namespace {
-class datadog_backend final : public backend {
-  public:
-    explicit datadog_backend(const datadog_config& cfg)
-        : transport_(options(cfg)), url_(cfg.intake_url()), encoder_(cfg) {
-        request_.url = url_;
-        request_.headers = {{"DD-API-KEY", cfg.api_key}, {"Content-Type", "application/json"}};
-        request_.gzip = cfg.gzip;
-    }
-
-    batch_result write(record_span batch, const write_context&) override {
-        if (batch.size() > detail::datadog_max_items) {
-            return batch_result::with(batch_result::outcome::split,
-                                      "more than 1000 items for one request");
-        }
-        encoder_.encode(batch, request_.body);
-        if (request_.body.size() > detail::datadog_max_request_bytes && batch.size() > 1) {
-            return batch_result::with(batch_result::outcome::split,
-                                      "request over Datadog's 5 MB limit");
-        }
-        const detail::http_response response = transport_.post(request_);
-        if (response.status == 400) {
-            // Some item is malformed for the intake: the engine bisects down to it.
-            return batch_result::with(batch_result::outcome::isolate,
-                                      detail::classify_response(response, "Datadog intake").reason);
-        }
-        if (response.status == 401 || response.status == 403) {
-            return batch_result::with(
-                batch_result::outcome::disable,
-                "Datadog refused the API key (HTTP " + std::to_string(response.status) +
-                    "): check DD_API_KEY and DD_SITE; the sink has stopped sending");
-        }
-        return detail::classify_response(response, "Datadog intake");
-    }
-
-    void interrupt() noexcept override { transport_.interrupt(); }
-
-    nlohmann::json extra_stats() const override {
-        return nlohmann::json{{"intake", detail::redact_url(url_)}};
-    }
-
-  private:
-    static detail::http_options options(const datadog_config& cfg) {
-        detail::http_options o;
-        o.connect_timeout = cfg.connect_timeout;
-        o.total_timeout = cfg.timeout;
-        o.ca_bundle = cfg.ca_bundle;
-        o.user_agent = "spdlog_ext datadog_http_sink";
-        return o;
-    }
-
-    detail::http_transport transport_;
-    std::string url_;
-    detail::datadog_encoder encoder_;
-    detail::http_request request_;
-};
-
-// The Datadog sites known when this was written. Others may appear: an unknown site is only a
-// warning.
-const char* const known_sites[] = {"datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com",
-                                   "datadoghq.eu",  "ap1.datadoghq.com", "ap2.datadoghq.com",
-                                   "ddog-gov.com"};
-
-bool looks_like_host(const std::string& site) {
-    return !site.empty() && std::all_of(site.begin(), site.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '.' || c == '-';
-    });
-}
-}  // namespace
-
-std::string datadog_config::intake_url() const {
-    return url.empty() ? "https://http-intake.logs." + site + "/api/v2/logs" : url;
-}
-
-datadog_config datadog_config::from_env() {
-    return detail::datadog_config_from(env_options("datadog"));
-}
-
-namespace detail {
-
-namespace {
-constexpr const char* insecure_variable = "LOG_DATADOG_ALLOW_INSECURE_HTTP";
-
-// Once per sink built (not in validate, which from_env() runs too).
-void warn_unknown_site(const datadog_config& cfg) {
-    if (cfg.url.empty() && std::find(std::begin(known_sites), std::end(known_sites), cfg.site) ==
-                               std::end(known_sites)) {
-        std::string sites;
-        for (const char* site : known_sites) {
-            sites += sites.empty() ? "" : ", ";
-            sites += site;
-        }
-        warn("DD_SITE: '" + cfg.site + "' is not a known Datadog site (" + sites +
-             "); sending to " + cfg.intake_url() + " anyway. Check for a typo; new sites are fine");
-    }
-}
-}  // namespace
-
-void validate_datadog_config(const datadog_config& cfg) {
-    // A key with a line break would inject HTTP headers: refuse it (without printing it).
-    if (std::any_of(cfg.api_key.begin(), cfg.api_key.end(),
-                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
-        throw config_error("DD_API_KEY",
-                           "DD_API_KEY contains a line break or another control character");
-    }
-    if (cfg.api_key.empty()) {
-        throw config_error("DD_API_KEY",
-                           "DD_API_KEY is not set: the datadog backend needs a Datadog API key "
-                           "(Organization Settings > API Keys)");
-    }
-    if (cfg.url.empty() && !looks_like_host(cfg.site)) {
-        throw config_error("DD_SITE",
-                           "DD_SITE must be a Datadog site such as datadoghq.com, "
-                           "us5.datadoghq.com or datadoghq.eu");
-    }
-    check_http_url(cfg.intake_url(), cfg.url.empty() ? "DD_SITE" : "LOG_DATADOG_URL",
-                   cfg.allow_insecure_http, insecure_variable);
-    check_ca_bundle(cfg.ca_bundle, "LOG_DATADOG_CA_BUNDLE");
-    check_timeout(cfg.connect_timeout, "LOG_DATADOG_CONNECT_TIMEOUT");
-    check_timeout(cfg.timeout, "LOG_DATADOG_TIMEOUT");
-}
-
-std::unique_ptr<backend> make_datadog_backend(const datadog_config& cfg) {
-    validate_datadog_config(cfg);
-    warn_unknown_site(cfg);
-    if (check_http_url(cfg.intake_url(), "LOG_DATADOG_URL", cfg.allow_insecure_http,
-                       insecure_variable)) {
-        warn(insecure_http_warning(cfg.intake_url(), insecure_variable));
-    }
-    return std::make_unique<datadog_backend>(cfg);
-}
-
-datadog_config datadog_config_from(const env_options& env) {
-    datadog_config cfg;
-    cfg.api_key =
-        detail::trim(getenv_value("DD_API_KEY").value_or(""));  // `$(cat keyfile)` adds \n
-    cfg.site = getenv_value("DD_SITE").value_or(cfg.site);
-    cfg.service = getenv_value("DD_SERVICE").value_or("");
-    cfg.env = getenv_value("DD_ENV").value_or("");
-    cfg.version = getenv_value("DD_VERSION").value_or("");
-    cfg.tags = getenv_value("DD_TAGS").value_or("");
-    cfg.hostname = getenv_value("DD_HOSTNAME").value_or("");
-    cfg.url = env.get_string("URL", "");
-    cfg.source = env.get_string("SOURCE", cfg.source);
-    cfg.gzip = env.get_bool("GZIP", cfg.gzip);
-    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
-    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
-    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
-    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
-    env.apply_engine(cfg.engine);
-    validate_datadog_config(cfg);
-    return cfg;
-}
-
-}  // namespace detail
 
 namespace {
 engine_config prepared_engine(const datadog_config& cfg) {
@@ -179,7 +14,9 @@ engine_config prepared_engine(const datadog_config& cfg) {
     if (engine.name.empty()) {
         engine.name = "datadog";
     }
-    engine.secrets.push_back(cfg.api_key);
+    for (std::string& secret : detail::datadog_secrets(cfg)) {
+        engine.secrets.push_back(std::move(secret));
+    }
     return engine;
 }
 }  // namespace

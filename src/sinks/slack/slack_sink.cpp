@@ -1,217 +1,25 @@
+// The Slack sink: its engine settings and the factories (config: slack_config.h; backend:
+// slack_backend.h).
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <cctype>
-#include <chrono>
-#include <cstdint>
-#include <string_view>
-
-#include "core/text.h"
-#include "core/url_parts.h"
-#include "core/utf8.h"
-#include "core/warnings.h"
 #include "sinks/logger_factory.h"
 #include "sinks/slack/slack_backend.h"
-#include "sinks/slack/slack_message.h"
-#include "transport/http_transport.h"
+#include "sinks/slack/slack_config.h"
 
 namespace spdlog_ext {
 
 namespace {
-
-constexpr const char* insecure_variable = "LOG_SLACK_ALLOW_INSECURE_HTTP";
-
-// "https://hooks.slack.com" of a webhook URL: its path is the secret, so stats show only this.
-std::string origin_of(const std::string& url) {
-    if (url.find("://") == std::string::npos) {
-        return "(invalid URL)";
-    }
-    std::string origin =
-        url.substr(0, detail::authority_end(url, detail::userinfo_scope::before_path));
-    // No credentials either.
-    if (const auto at = detail::userinfo_end(origin, detail::userinfo_scope::before_path);
-        at != std::string::npos) {
-        const auto start = detail::authority_start(origin);
-        origin.erase(start, at + 1 - start);
-    }
-    return origin;
-}
-
-class slack_backend final : public backend {
-  public:
-    explicit slack_backend(const slack_config& cfg)
-        : transport_(options(cfg)), origin_(origin_of(cfg.webhook_url)) {
-        message_.mention = cfg.mention;
-        message_.service = cfg.service;
-        message_.hostname = cfg.hostname.empty() ? host_name() : cfg.hostname;
-        message_.max_detailed = cfg.max_detailed;
-        request_.url = cfg.webhook_url;
-        request_.headers = {{"Content-Type", "application/json; charset=utf-8"}};
-    }
-
-    batch_result write(record_span batch, const write_context& context) override {
-        // One message for the whole batch: the engine's min_write_interval keeps the rate. The
-        // records of a batch Slack refused as blocks go as plain text from then on (the retry
-        // and, should that be refused too, the halves the engine bisects it into).
-        const bool plain = context.source_id != 0 && context.source_id == plain_source_;
-        request_.body = plain ? detail::slack_plain_message(batch, message_)
-                              : detail::slack_message(batch, message_);
-        const detail::http_response response = transport_.post(request_);
-        switch (response.status) {
-            case 400: {
-                // The payload, not the webhook: invalid_blocks, invalid_payload, no_text. Only
-                // these records are at fault; the sink goes on with the next ones.
-                const std::string what =
-                    "Slack refused the message (HTTP 400" + answer_of(response) + ")";
-                if (!plain) {
-                    plain_source_ = context.source_id;
-                    return batch_result::retry(what + "; sending it again as plain text",
-                                               std::chrono::milliseconds(0));
-                }
-                return batch_result::with(batch_result::outcome::isolate,
-                                          what + " even as plain text");
-            }
-            case 403:
-            case 404:
-            case 410:
-                return batch_result::with(
-                    batch_result::outcome::disable,
-                    "Slack refused the webhook (HTTP " + std::to_string(response.status) +
-                        answer_of(response) +
-                        "): the webhook is invalid or revoked, or its channel is archived; "
-                        "check SLACK_WEBHOOK_URL. The sink has stopped posting");
-            default:
-                return detail::classify_response(response, "Slack webhook");
-        }
-    }
-
-    void interrupt() noexcept override { transport_.interrupt(); }
-
-    nlohmann::json extra_stats() const override { return nlohmann::json{{"webhook", origin_}}; }
-
-  private:
-    // ": <first line of Slack's answer>", or empty.
-    static std::string answer_of(const detail::http_response& response) {
-        std::string why = utf8::sanitize(utf8::truncate(response.body, 200));
-        why = why.substr(0, why.find('\n'));
-        return why.empty() ? why : ": " + why;
-    }
-
-    static detail::http_options options(const slack_config& cfg) {
-        detail::http_options o;
-        o.connect_timeout = cfg.connect_timeout;
-        o.total_timeout = cfg.timeout;
-        o.ca_bundle = cfg.ca_bundle;
-        o.user_agent = "spdlog_ext slack_error_sink";
-        return o;
-    }
-
-    detail::http_transport transport_;
-    std::string origin_;
-    detail::slack_message_options message_;
-    detail::http_request request_;
-    std::uint64_t plain_source_ = 0;  // the engine's source batch now sent as plain text
-};
-
-// "<!here>", "<!channel>", "<!everyone>", "<@U0123ABC>", "<!subteam^S0123ABC>".
-bool valid_mention(const std::string& m) {
-    if (m == "<!here>" || m == "<!channel>" || m == "<!everyone>") {
-        return true;
-    }
-    const auto id_is = [&](std::string_view prefix) {
-        if (m.size() <= prefix.size() + 1 || m.compare(0, prefix.size(), prefix) != 0 ||
-            m.back() != '>') {
-            return false;
-        }
-        return std::all_of(m.begin() + static_cast<std::ptrdiff_t>(prefix.size()), m.end() - 1,
-                           [](unsigned char c) { return std::isalnum(c); });
-    };
-    return id_is("<@") || id_is("<!subteam^");
-}
-
 engine_config prepared_engine(const slack_config& cfg) {
     engine_config engine = cfg.engine;
     if (engine.name.empty()) {
         engine.name = "slack";
     }
-    // The whole URL is the credential; its path alone too (it may appear without the host).
-    engine.secrets.push_back(cfg.webhook_url);
-    const auto scheme = cfg.webhook_url.find("://");
-    const auto path = cfg.webhook_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-    if (path != std::string::npos && cfg.webhook_url.size() - path > 1) {
-        engine.secrets.push_back(cfg.webhook_url.substr(path));
+    for (std::string& secret : detail::slack_secrets(cfg)) {
+        engine.secrets.push_back(std::move(secret));
     }
     return engine;
 }
 }  // namespace
-
-slack_config slack_config::from_env() {
-    return detail::slack_config_from(env_options("slack"));
-}
-
-namespace detail {
-
-void validate_slack_config(const slack_config& cfg) {
-    const std::string& url = cfg.webhook_url;
-    if (url.empty()) {
-        throw config_error("SLACK_WEBHOOK_URL",
-                           "SLACK_WEBHOOK_URL is not set: the slack backend needs an incoming "
-                           "webhook URL (Slack app settings > Incoming Webhooks)");
-    }
-    if (std::any_of(url.begin(), url.end(),
-                    [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) {
-        throw config_error("SLACK_WEBHOOK_URL",
-                           "SLACK_WEBHOOK_URL contains a space, line break or control character");
-    }
-    check_http_url(url, "SLACK_WEBHOOK_URL", cfg.allow_insecure_http, insecure_variable);
-    if (!cfg.mention.empty() && !valid_mention(cfg.mention)) {
-        throw config_error("LOG_SLACK_MENTION",
-                           "LOG_SLACK_MENTION must be <!here>, <!channel>, <!everyone>, "
-                           "<@USERID> or <!subteam^GROUPID>, not '" +
-                               utf8::sanitize(cfg.mention) + "'");
-    }
-    if (cfg.max_detailed < 1 || cfg.max_detailed > slack_max_detailed) {
-        throw config_error("LOG_SLACK_MAX_DETAILED",
-                           "LOG_SLACK_MAX_DETAILED must be between 1 and " +
-                               std::to_string(slack_max_detailed) +
-                               " (Slack allows 50 blocks per message)");
-    }
-    if (cfg.level == spdlog::level::off) {
-        throw config_error("LOG_SLACK_LEVEL",
-                           "LOG_SLACK_LEVEL is off: remove slack from LOG_BACKENDS instead");
-    }
-    check_ca_bundle(cfg.ca_bundle, "LOG_SLACK_CA_BUNDLE");
-    check_timeout(cfg.connect_timeout, "LOG_SLACK_CONNECT_TIMEOUT");
-    check_timeout(cfg.timeout, "LOG_SLACK_TIMEOUT");
-}
-
-std::unique_ptr<backend> make_slack_backend(const slack_config& cfg) {
-    validate_slack_config(cfg);
-    if (check_http_url(cfg.webhook_url, "SLACK_WEBHOOK_URL", cfg.allow_insecure_http,
-                       insecure_variable)) {
-        warn(insecure_http_warning(cfg.webhook_url, insecure_variable));
-    }
-    return std::make_unique<slack_backend>(cfg);
-}
-
-slack_config slack_config_from(const env_options& env) {
-    slack_config cfg;
-    cfg.webhook_url = trim(getenv_value("SLACK_WEBHOOK_URL").value_or(""));
-    cfg.level = env.get_level("LEVEL", cfg.level);
-    cfg.mention = trim(env.get_string("MENTION", ""));
-    cfg.service = env.get_string("SERVICE", "");
-    cfg.hostname = env.get_string("HOSTNAME", "");
-    cfg.max_detailed = env.get_size("MAX_DETAILED", cfg.max_detailed);
-    cfg.ca_bundle = env.get_string("CA_BUNDLE", "");
-    cfg.allow_insecure_http = env.get_bool("ALLOW_INSECURE_HTTP", cfg.allow_insecure_http);
-    cfg.connect_timeout = env.get_duration("CONNECT_TIMEOUT", cfg.connect_timeout);
-    cfg.timeout = env.get_duration("TIMEOUT", cfg.timeout);
-    env.apply_engine(cfg.engine);
-    validate_slack_config(cfg);
-    return cfg;
-}
-
-}  // namespace detail
 
 slack_error_sink::slack_error_sink(slack_config config)
     : engine_sink(detail::make_slack_backend(config),  // validates the config

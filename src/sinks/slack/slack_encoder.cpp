@@ -1,4 +1,4 @@
-#include "sinks/slack/slack_message.h"
+#include "sinks/slack/slack_encoder.h"
 
 #include <algorithm>
 #include <array>
