@@ -13,7 +13,7 @@
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
 
 #if SPDLOG_EXT_WITH_POSTGRES
-#include "sinks/postgres/postgres_backend.h"
+#include "sinks/postgres/postgres_config.h"
 #endif
 #if SPDLOG_EXT_WITH_HTTP
 #include "sinks/datadog/datadog_backend.h"
