@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
-#include "sinks/postgres/copy_text_encoder.h"
+#include "sinks/postgres/postgres_encoder.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "sinks/postgres/postgres_backend.h"
+#include "sinks/postgres/postgres_connection.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
@@ -562,5 +562,66 @@ TEST_SUITE("postgres") {
             env.set("LOG_POSTGRES_INDEXES", index.first);
             CHECK(spdlog_ext::postgres_config::from_env().indexes == index.second);
         }
+    }
+}
+
+TEST_SUITE("postgres") {
+    TEST_CASE("each limit: a config in code and from LOG_POSTGRES_* get the same config_error") {
+        // One validation (validate_postgres_config, when the sink is built) for both paths: the
+        // environment reader only parses. Same variable and same text either way, and from_env()
+        // (which checks the settings too) says the same.
+        auto env = clean_postgres_env();
+        struct limit_case {
+            const char* variable;
+            std::string env_value;
+            void (*in_code)(spdlog_ext::postgres_config&);
+        };
+        const limit_case cases[] = {
+            {"LOG_POSTGRES_TABLE_PREFIX", std::string(59, 'p'),
+             [](spdlog_ext::postgres_config& c) { c.table_prefix = std::string(59, 'p'); }},
+            {"LOG_POSTGRES_SCHEMA", std::string(64, 's'),
+             [](spdlog_ext::postgres_config& c) { c.schema = std::string(64, 's'); }},
+            {"LOG_POSTGRES_CONNECT_TIMEOUT", "0",
+             [](spdlog_ext::postgres_config& c) { c.connect_timeout = 0s; }},
+            {"LOG_POSTGRES_KEEPALIVES_IDLE", "32768s",
+             [](spdlog_ext::postgres_config& c) { c.keepalives_idle = 32768s; }},
+            {"LOG_POSTGRES_KEEPALIVES_INTERVAL", "32768s",
+             [](spdlog_ext::postgres_config& c) { c.keepalives_interval = 32768s; }},
+            {"LOG_POSTGRES_KEEPALIVES_COUNT", "128",
+             [](spdlog_ext::postgres_config& c) { c.keepalives_count = 128; }},
+            // Beyond an int: saturated when read, never wrapped into range (2^32 would be 0).
+            {"LOG_POSTGRES_KEEPALIVES_COUNT", "4294967296",
+             [](spdlog_ext::postgres_config& c) { c.keepalives_count = 128; }},
+            {"LOG_POSTGRES_TCP_USER_TIMEOUT", "597h",
+             [](spdlog_ext::postgres_config& c) { c.tcp_user_timeout = 597h; }},
+            {"LOG_POSTGRES_STATEMENT_TIMEOUT", "597h",
+             [](spdlog_ext::postgres_config& c) { c.statement_timeout = 597h; }},
+            {"LOG_POSTGRES_RETENTION_DAYS", "100001",
+             [](spdlog_ext::postgres_config& c) { c.retention_days = 100001; }},
+            {"LOG_POSTGRES_RETENTION_DAYS", "4294967297",  // 2^32 + 1 would wrap to 1
+             [](spdlog_ext::postgres_config& c) { c.retention_days = 100001; }},
+            {"LOG_POSTGRES_RETENTION_CHUNK_ROWS", "0",
+             [](spdlog_ext::postgres_config& c) { c.retention_chunk_rows = 0; }},
+        };
+        for (const auto& c : cases) {
+            INFO((std::string(c.variable) + "=" + c.env_value));
+            auto cfg = valid_config();
+            c.in_code(cfg);
+            const auto from_code = sink_error(cfg);
+            INFO(from_code.what);
+            CHECK(from_code.variable == c.variable);
+            CHECK(contains(from_code.what, c.variable));
+
+            env.set(c.variable, c.env_value);
+            const auto from_registry = registry_error();
+            INFO(from_registry.what);
+            CHECK(from_registry.variable == c.variable);
+            CHECK(from_registry.what == from_code.what);
+            const auto read = from_env_error();
+            CHECK(read.variable == c.variable);
+            CHECK(read.what == from_code.what);
+            env.unset(c.variable);
+        }
+        CHECK(registry_error().variable == "(no error)");
     }
 }

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "sinks/postgres/copy_text_encoder.h"
+#include "sinks/postgres/postgres_encoder.h"
 #include "spdlog_ext/record.h"
 
 namespace {

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -428,6 +429,47 @@ TEST_SUITE("registry") {
         env.set("LOG_ENG_OVERFLOW", nullptr);
         env.set("LOG_ENG_BATCH_MAX_RECORDS", "0");
         CHECK_THROWS_AS(spdlog_ext::env_options("eng").apply_engine(cfg), spdlog_ext::config_error);
+    }
+
+    TEST_CASE("apply_engine: LOG_<BACKEND>_FALLBACK builds stdout - null - file - stderr") {
+        const auto dir = temp_dir("fallback");
+        env_guard env{{"LOG_FB_FALLBACK", " StdOut "}};
+        const auto fallback_of = [] {
+            spdlog_ext::engine_config cfg;
+            cfg.fallback = std::make_shared<spdlog::sinks::null_sink_st>();  // replaced or kept
+            spdlog_ext::env_options("fb").apply_engine(cfg);
+            return cfg.fallback;
+        };
+        CHECK(is<spdlog::sinks::stdout_sink_mt>(fallback_of()));
+        env.set("LOG_FB_FALLBACK", "NULL");
+        CHECK(is<spdlog::sinks::null_sink_mt>(fallback_of()));
+        const std::string path = (dir / "fallback.jsonl").string();
+        env.set("LOG_FB_FALLBACK", "File:" + path);
+        const auto file = fallback_of();
+        REQUIRE(is<spdlog_ext::jsonl_file_sink_mt>(file));
+        file->log(spdlog::details::log_msg("fb", spdlog::level::info, "to the fallback"));
+        file->flush();
+        CHECK(dynamic_cast<spdlog_ext::jsonl_file_sink_mt&>(*file).current_file() == path);
+        CHECK(fs::exists(path));
+        env.set("LOG_FB_FALLBACK", "stderr");
+        CHECK(fallback_of() == nullptr);  // the engine's own stderr fallback
+        env.set("LOG_FB_FALLBACK", nullptr);
+        CHECK(is<spdlog::sinks::null_sink_st>(fallback_of()));  // unset: the config's own kept
+        const std::pair<const char*, const char*> bad_values[] = {{"file:", "file:"},
+                                                                  {" syslog ", "syslog"}};
+        for (const auto& bad : bad_values) {
+            env.set("LOG_FB_FALLBACK", bad.first);
+            std::string what;
+            try {
+                (void)fallback_of();
+            } catch (const spdlog_ext::config_error& e) {
+                CHECK(e.variable() == "LOG_FB_FALLBACK");
+                what = e.what();
+            }
+            CHECK(what == "LOG_FB_FALLBACK: '" + std::string(bad.second) +
+                              "' is not one of: stderr, stdout, null, file:<path>");
+        }
+        fs::remove_all(dir);
     }
 
     TEST_CASE("make_logger: shared sinks + SPDLOG_LEVEL levels + formatters kept + shutdown") {

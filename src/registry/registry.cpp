@@ -1,13 +1,11 @@
 #include "spdlog_ext/registry.h"
 
 #include <spdlog/cfg/env.h>
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,61 +13,15 @@
 
 #include "core/text.h"
 #include "core/warnings.h"
+#include "registry/builtin_backends.h"
 #include "spdlog_ext/engine/engine_sink.h"
-#include "spdlog_ext/features.h"
 #include "spdlog_ext/fields_flag.h"
-#include "spdlog_ext/sinks/jsonl_file_sink.h"
-
-#if SPDLOG_EXT_WITH_POSTGRES
-#include "sinks/postgres/postgres_backend.h"
-#endif
-#if SPDLOG_EXT_WITH_HTTP
-#include "sinks/datadog/datadog_config.h"
-#include "sinks/influx/influx_config.h"
-#include "sinks/slack/slack_config.h"
-#endif
 
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
 
 namespace spdlog_ext {
 
 namespace {
-
-spdlog::color_mode console_color(const env_options& env) {
-    return env.get_enum<spdlog::color_mode>("COLOR", spdlog::color_mode::automatic,
-                                            {{"auto", spdlog::color_mode::automatic},
-                                             {"always", spdlog::color_mode::always},
-                                             {"never", spdlog::color_mode::never}});
-}
-
-spdlog::sink_ptr make_console(const env_options& env) {
-    auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>(console_color(env));
-    sink->set_formatter(make_pattern_formatter(default_text_pattern));
-    return sink;
-}
-
-spdlog::sink_ptr make_stderr(const env_options& env) {
-    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(console_color(env));
-    sink->set_formatter(make_pattern_formatter(default_text_pattern));
-    return sink;
-}
-
-spdlog::sink_ptr make_file(const env_options& env) {
-    jsonl_file_config cfg;
-    cfg.path = env.get_string("PATH", cfg.path);
-    if (cfg.path.empty()) {
-        env.fail("PATH", "is empty: give a file path such as logs/app.jsonl");
-    }
-    cfg.weekly = env.get_bool("WEEKLY", cfg.weekly);
-    cfg.max_size = env.get_bytes("MAX_SIZE", cfg.max_size);
-    cfg.max_files = env.get_size("MAX_FILES", cfg.max_files);
-    cfg.utc = env.get_bool("UTC", cfg.utc);
-    return std::make_shared<jsonl_file_sink_mt>(cfg);
-}
-
-spdlog::sink_ptr make_null(const env_options&) {
-    return std::make_shared<spdlog::sinks::null_sink_mt>();
-}
 
 struct registry_state {
     std::mutex mu;
@@ -82,28 +34,7 @@ struct registry_state {
     std::set<std::string> made_loggers;
     bool levels_loaded = false;
 
-    registry_state() {
-        factories["console"] = make_console;
-        factories["stderr"] = make_stderr;
-        factories["file"] = make_file;
-        factories["null"] = make_null;
-#if SPDLOG_EXT_WITH_POSTGRES
-        factories["postgres"] = [](const env_options& env) -> spdlog::sink_ptr {
-            return std::make_shared<postgres_batch_sink>(detail::postgres_config_from(env));
-        };
-#endif
-#if SPDLOG_EXT_WITH_HTTP
-        factories["datadog"] = [](const env_options& env) -> spdlog::sink_ptr {
-            return std::make_shared<datadog_http_sink>(detail::datadog_config_from(env));
-        };
-        factories["slack"] = [](const env_options& env) -> spdlog::sink_ptr {
-            return std::make_shared<slack_error_sink>(detail::slack_config_from(env));
-        };
-        factories["influx"] = [](const env_options& env) -> spdlog::sink_ptr {
-            return std::make_shared<influx_timeseries_sink>(detail::influx_config_from(env));
-        };
-#endif
-    }
+    registry_state() : factories(detail::builtin_backends()) {}
 };
 
 registry_state& state() {
@@ -181,21 +112,17 @@ std::vector<std::string> registered_backends() {
 
 std::vector<std::string> parse_backend_list(std::string_view list) {
     std::vector<std::string> names;
-    std::string current;
-    auto finish = [&] {
-        if (!current.empty() && std::find(names.begin(), names.end(), current) == names.end()) {
-            names.push_back(current);
+    for (const std::string_view item : detail::split_any(list, ",;")) {
+        std::string name;  // without any white space: "con sole" is "console"
+        for (const char c : item) {
+            if (!std::isspace(static_cast<unsigned char>(c))) {
+                name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
         }
-        current.clear();
-    };
-    for (char c : list) {
-        if (c == ',' || c == ';') {
-            finish();
-        } else if (!std::isspace(static_cast<unsigned char>(c))) {
-            current += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
+            names.push_back(std::move(name));
         }
     }
-    finish();
     return names;
 }
 

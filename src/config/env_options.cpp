@@ -1,18 +1,12 @@
+// env_options: LOG_<BACKEND>_<OPTION> variables read and parsed (booleans, sizes, durations,
+// levels); apply_engine is in engine_options.cpp.
 #include "spdlog_ext/env_options.h"
-
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <limits>
 
 #include "core/text.h"
-#include "format/fallback_pattern.h"
-#include "spdlog_ext/fields_flag.h"
-#include "spdlog_ext/json_formatter.h"
-#include "spdlog_ext/redaction.h"
-#include "spdlog_ext/sinks/jsonl_file_sink.h"
 
 namespace spdlog_ext {
 
@@ -35,36 +29,6 @@ bool split_number(const std::string& text, unsigned long long& number, std::stri
     return true;
 }
 
-// The engine options every engine-backed backend understands; the mapping is written once here.
-struct size_option {
-    const char* name;
-    std::size_t engine_config::*member;
-    bool bytes;
-    std::size_t minimum;
-};
-struct duration_option {
-    const char* name;
-    std::chrono::milliseconds engine_config::*member;
-};
-
-const size_option size_options[] = {
-    {"QUEUE_MAX_RECORDS", &engine_config::queue_max_records, false, 1},
-    {"QUEUE_MAX_BYTES", &engine_config::queue_max_bytes, true, 1024},
-    {"BATCH_MAX_RECORDS", &engine_config::batch_max_records, false, 1},
-    {"BATCH_MAX_BYTES", &engine_config::batch_max_bytes, true, 1},
-    {"RETRY_MAX_ATTEMPTS", &engine_config::retry_max_attempts, false, 0},
-    {"MAX_RECORD_BYTES", &engine_config::max_record_bytes, true, 1024},
-};
-const duration_option duration_options[] = {
-    {"BLOCK_TIMEOUT", &engine_config::block_timeout},
-    {"BATCH_MAX_DELAY", &engine_config::batch_max_delay},
-    {"MIN_WRITE_INTERVAL", &engine_config::min_write_interval},
-    {"RETRY_INITIAL", &engine_config::retry_initial},
-    {"RETRY_MAX_DELAY", &engine_config::retry_max_delay},
-    {"RETRY_MAX_ELAPSED", &engine_config::retry_max_elapsed},
-    {"FLUSH_TIMEOUT", &engine_config::flush_timeout},
-    {"SHUTDOWN_TIMEOUT", &engine_config::shutdown_timeout},
-};
 }  // namespace
 
 std::optional<std::string> getenv_value(const std::string& name) {
@@ -198,50 +162,6 @@ spdlog::level::level_enum env_options::get_level(std::string_view option,
                                  {"error", level_enum::err},
                                  {"critical", level_enum::critical},
                                  {"off", level_enum::off}});
-}
-
-void env_options::apply_engine(engine_config& cfg) const {
-    if (cfg.name.empty()) {
-        cfg.name = backend_;
-    }
-    for (const auto& opt : size_options) {
-        const std::size_t current = cfg.*opt.member;
-        const std::size_t value =
-            opt.bytes ? get_bytes(opt.name, current) : get_size(opt.name, current);
-        if (value < opt.minimum) {
-            fail(opt.name, "must be at least " + std::to_string(opt.minimum));
-        }
-        cfg.*opt.member = value;
-    }
-    for (const auto& opt : duration_options) {
-        cfg.*opt.member = get_duration(opt.name, cfg.*opt.member);
-    }
-    cfg.overflow = get_enum<overflow_policy>("OVERFLOW", cfg.overflow,
-                                             {{"fallback", overflow_policy::fallback},
-                                              {"block", overflow_policy::block},
-                                              {"drop_newest", overflow_policy::drop_newest},
-                                              {"drop_oldest", overflow_policy::drop_oldest}});
-    if (auto spec = raw("REDACT")) {
-        cfg.redaction = redactor::from_spec(*spec, variable("REDACT"));
-    }
-    if (auto fallback = raw("FALLBACK")) {
-        const std::string v = trim(*fallback);
-        if (lower(v) == "stderr") {
-            cfg.fallback = nullptr;  // the engine's default stderr fallback
-        } else if (lower(v) == "stdout") {
-            auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-            sink->set_formatter(make_pattern_formatter(detail::fallback_pattern));
-            cfg.fallback = sink;
-        } else if (lower(v) == "null") {
-            cfg.fallback = std::make_shared<spdlog::sinks::null_sink_mt>();
-        } else if (lower(v.substr(0, 5)) == "file:" && v.size() > 5) {
-            jsonl_file_config file;
-            file.path = v.substr(5);
-            cfg.fallback = std::make_shared<jsonl_file_sink_mt>(file);
-        } else {
-            fail("FALLBACK", "'" + v + "' is not one of: stderr, stdout, null, file:<path>");
-        }
-    }
 }
 
 }  // namespace spdlog_ext

@@ -1,4 +1,4 @@
-#include "sinks/postgres/copy_text_encoder.h"
+#include "sinks/postgres/postgres_encoder.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

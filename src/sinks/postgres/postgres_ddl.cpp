@@ -1,0 +1,142 @@
+#include "sinks/postgres/postgres_ddl.h"
+
+#include <libpq-fe.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "core/utf8.h"
+#include "sinks/postgres/postgres_config.h"
+#include "sinks/postgres/postgres_encoder.h"
+
+namespace spdlog_ext::detail {
+
+namespace {
+
+void create_indexes(pg_connection& conn, const postgres_config& cfg, const pg_schema_names& names) {
+    const std::string table = cfg.table_name();
+    const auto index = [&](const std::string& suffix, const std::string& definition) {
+        conn.exec("CREATE INDEX IF NOT EXISTS " + conn.quote_name(pg_derived_name(table, suffix)) +
+                  " ON " + names.table + " " + definition);
+    };
+    if (cfg.indexes == postgres_indexes::none) {
+        return;
+    }
+    index("timestamp_brin", "USING BRIN (timestamp)");
+    index("level_timestamp", "(level, timestamp)");
+    if (cfg.indexes == postgres_indexes::minimal) {
+        return;
+    }
+    index("logger_timestamp", "(logger_name, timestamp)");
+    index("host_timestamp", "(hostname, timestamp)");
+    if (cfg.indexes == postgres_indexes::full) {
+        index("extra_gin", "USING GIN (extra_data jsonb_path_ops)");
+    }
+}
+
+}  // namespace
+
+std::string pg_derived_name(const std::string& table, const std::string& suffix) {
+    std::string name = table + "_" + suffix;
+    if (name.size() <= pg_max_identifier) {
+        return name;
+    }
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (unsigned char c : table) {
+        hash = (hash ^ c) * 16777619u;
+    }
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", hash);
+    const std::size_t keep = pg_max_identifier - suffix.size() - 10;
+    return std::string(utf8::truncate(table, keep)) + "_" + hex + "_" + suffix;
+}
+
+pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& cfg) {
+    const std::string table = cfg.table_name();
+    const std::string schema_prefix =
+        cfg.schema.empty() ? std::string() : conn.quote_name(cfg.schema) + ".";
+    pg_schema_names names;
+    names.table = schema_prefix + conn.quote_name(table);
+    names.batches = schema_prefix + conn.quote_name(pg_derived_name(table, "batches"));
+    names.copy_sql = "COPY " + names.table + " (";
+    for (std::size_t i = 0; i < copy_columns.size(); ++i) {
+        names.copy_sql += (i ? "," : "") + conn.quote_name(copy_columns[i]);
+    }
+    names.copy_sql += ") FROM STDIN";
+    return names;
+}
+
+void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
+                      const pg_schema_names& names) {
+    if (cfg.create_table) {
+        if (!cfg.schema.empty()) {
+            conn.exec("CREATE SCHEMA IF NOT EXISTS " + conn.quote_name(cfg.schema));
+        }
+        conn.exec("CREATE TABLE IF NOT EXISTS " + names.table +
+                  " (id BIGSERIAL PRIMARY KEY,"
+                  " timestamp TIMESTAMPTZ NOT NULL,"
+                  " level TEXT NOT NULL CHECK (level IN"
+                  " ('TRACE','DEBUG','INFO','WARNING','ERROR','CRITICAL')),"
+                  " logger_name TEXT NOT NULL,"
+                  " process_id INTEGER, thread_id BIGINT, thread_name TEXT, hostname TEXT,"
+                  " message TEXT NOT NULL, exception TEXT,"
+                  " function_name TEXT, module TEXT, filename TEXT, lineno INTEGER,"
+                  " pathname TEXT, extra_data JSONB,"
+                  " created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        create_indexes(conn, cfg, names);
+    }
+    conn.exec("CREATE TABLE IF NOT EXISTS " + names.batches +
+              " (batch_id TEXT PRIMARY KEY, row_count INTEGER NOT NULL,"
+              " committed_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+}
+
+// An existing table of another shape is used only if it has every column we write.
+std::string pg_schema_problem(pg_connection& conn, const postgres_config& cfg,
+                              const std::string& display_table) {
+    const std::string schema_expr =
+        cfg.schema.empty() ? "current_schema()" : conn.quote(cfg.schema);
+    const pg_result_ptr rows = conn.exec(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = " + schema_expr +
+        " AND table_name = " + conn.quote(cfg.table_name()));
+    const int n = PQntuples(rows.get());
+    if (n == 0) {
+        return "table " + display_table +
+               " does not exist and create_table is off "
+               "(LOG_POSTGRES_CREATE_TABLE): create it or turn create_table on";
+    }
+    std::string missing;
+    for (const char* column : copy_columns) {
+        bool found = false;
+        for (int i = 0; i < n && !found; ++i) {
+            found = std::string_view(PQgetvalue(rows.get(), i, 0)) == column;
+        }
+        if (!found) {
+            missing += missing.empty() ? "" : ", ";
+            missing += column;
+        }
+    }
+    if (!missing.empty()) {
+        return "table " + display_table + " exists but lacks column(s) " + missing +
+               ": use another table (LOG_POSTGRES_TABLE_PREFIX) or add them";
+    }
+    return {};
+}
+
+std::uint64_t pg_delete_in_chunks(pg_connection& conn, const std::string& table,
+                                  const std::string& condition, std::size_t chunk_rows) {
+    std::uint64_t total = 0;
+    for (int round = 0; round < 100; ++round) {
+        const pg_result_ptr r =
+            conn.exec("DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " + table +
+                      " WHERE " + condition + " LIMIT " + std::to_string(chunk_rows) + ")");
+        const auto deleted = std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+        total += deleted;
+        if (deleted < chunk_rows) {
+            break;
+        }
+    }
+    return total;
+}
+
+}  // namespace spdlog_ext::detail

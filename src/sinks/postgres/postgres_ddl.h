@@ -1,0 +1,42 @@
+// Internal: the PostgreSQL sink's schema work on a connection: its table and <table>_batches
+// (created when missing, with the configured indexes), the column check of an existing table,
+// and the chunked DELETEs of retention.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "sinks/postgres/postgres_connection.h"
+#include "spdlog_ext/sinks/postgres_batch_sink.h"
+
+namespace spdlog_ext::detail {
+
+// A name derived from the table's, shortened with a stable hash when it would pass 63 bytes
+// (PostgreSQL would silently truncate it, and two indexes could collide).
+std::string pg_derived_name(const std::string& table, const std::string& suffix);
+
+// The statements' names, quoted and schema-qualified.
+struct pg_schema_names {
+    std::string table;     // the log table
+    std::string batches;   // its committed batch ids
+    std::string copy_sql;  // COPY <table> (<copy_columns>) FROM STDIN
+};
+pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& cfg);
+
+// CREATE SCHEMA/TABLE/INDEX IF NOT EXISTS as cfg says (the log table only with create_table),
+// and the batches table. Inside the caller's transaction; throws pg_error.
+void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
+                      const pg_schema_names& names);
+
+// Why the log table cannot be used (it is missing, or lacks a column COPY writes; messages
+// name it as `display_table`), or "" when it can.
+std::string pg_schema_problem(pg_connection& conn, const postgres_config& cfg,
+                              const std::string& display_table);
+
+// Deletes `table`'s rows matching `condition`, `chunk_rows` per statement so locks are held
+// briefly; at most 100 statements per call. Returns the rows deleted.
+std::uint64_t pg_delete_in_chunks(pg_connection& conn, const std::string& table,
+                                  const std::string& condition, std::size_t chunk_rows);
+
+}  // namespace spdlog_ext::detail
