@@ -6,6 +6,7 @@
 //
 // Fields live in a thread-local stack: they are captured on the thread that logs, at the moment
 // it logs. Inner scopes shadow outer ones with the same key.
+// Manual: docs/fields-and-formatting.md.
 #pragma once
 
 #include <spdlog/common.h>

@@ -7,6 +7,7 @@
 // fields as one JSON object, preceded by a space unless the text before it is empty or already
 // ends with a space or tab: "%v%*" and "%v %*" both give `message {"user_id":123}`, "%*" alone
 // gives `{"user_id":123}`.
+// Manual: docs/fields-and-formatting.md.
 #pragma once
 
 #include <spdlog/pattern_formatter.h>

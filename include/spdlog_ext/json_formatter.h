@@ -20,6 +20,7 @@
 //
 // Like spdlog's own formatters, an instance is not thread-safe (it caches the formatted second):
 // each sink owns one, and clone() gives another with the same settings.
+// Manual: docs/fields-and-formatting.md.
 #pragma once
 
 #include <spdlog/formatter.h>

@@ -5,6 +5,7 @@
 //
 //   spdlog_ext::record_metric(logger, "http_requests", {{"route", "/pay"}, {"code", "200"}},
 //                             {{"count", 1}, {"latency_ms", 12.5}});
+// Manual: docs/sinks/influx.md.
 #pragma once
 
 #include <spdlog/logger.h>

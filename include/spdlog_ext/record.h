@@ -1,5 +1,6 @@
 // A record: an owned copy of what sinks need from spdlog's log_msg (which only borrows its
 // strings), plus the process/host/thread context and the structured fields of the call.
+// Manual: docs/fields-and-formatting.md.
 #pragma once
 
 #include <spdlog/common.h>

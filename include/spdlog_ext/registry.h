@@ -8,6 +8,7 @@
 //
 // Built-in backends: console (coloured stdout), stderr, file (JSON lines), null; the network
 // backends (postgres, datadog, slack, influx) when compiled in. register_backend() adds yours.
+// Manual: docs/configuration.md.
 #pragma once
 
 #include <spdlog/logger.h>

@@ -1,6 +1,7 @@
 // The backend interface: the part of a network sink that turns a batch of records into bytes for
 // its protocol (the encoder) and sends them (the transport). The engine (engine_sink) owns the
 // queue, batching, retries and the fallback, and calls a backend from its worker thread only.
+// Manual: docs/architecture.md (the backend contract; examples/custom_backend.cpp).
 #pragma once
 
 #include <chrono>

@@ -9,6 +9,7 @@
 // spdlog::set_pattern() and the like are ignored (unless engine_config::follow_logger_pattern).
 // Only set_message_pattern() / set_message_formatter() on the sink (LOG_<BACKEND>_PATTERN in
 // the registry) format the message, each record with the pattern in force when it was logged.
+// Manual: docs/architecture.md (the engine), docs/lifecycle.md.
 #pragma once
 
 #include <spdlog/formatter.h>

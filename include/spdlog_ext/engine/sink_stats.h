@@ -1,5 +1,6 @@
 // Counters of an engine-backed sink. At any quiet point (nothing in flight):
 //   delivered + fallback + dropped + queue_depth == enqueued
+// Manual: docs/architecture.md (the engine).
 #pragma once
 
 #include <chrono>

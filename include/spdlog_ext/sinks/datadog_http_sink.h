@@ -9,6 +9,7 @@
 // timestamp (ms), logger.name, logger.thread_name, logger.method_name / file_name / line,
 // error.kind / error.message / error.stack from the exception field, and the structured fields
 // as typed attributes. 400 isolates the bad items; 401/403 stop the sink with one clear error.
+// Manual: docs/sinks/datadog.md.
 #pragma once
 
 #include <spdlog/logger.h>

@@ -11,6 +11,7 @@
 // fields with their types (integers as 123i, floats, booleans, strings; nested values as JSON
 // text). Records of one series that share a timestamp get distinct nanoseconds, the same on
 // every retry. A metric record (record_metric) becomes exactly its point.
+// Manual: docs/sinks/influx.md.
 #pragma once
 
 #include <spdlog/logger.h>

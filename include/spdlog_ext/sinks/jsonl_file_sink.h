@@ -5,6 +5,7 @@
 //   cfg.weekly = true;              // logs/app_2026-W47.jsonl, a new file each ISO week
 //   cfg.max_size = 50 * 1024 * 1024;  // then app_2026-W47.1.jsonl ... (0 = no size rotation)
 //   auto sink = std::make_shared<spdlog_ext::jsonl_file_sink_mt>(cfg);
+// Manual: docs/sinks/file.md.
 #pragma once
 
 #include <spdlog/details/file_helper.h>

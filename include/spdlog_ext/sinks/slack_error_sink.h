@@ -10,8 +10,10 @@
 // distinct ones in full (identical ones counted as "×N") and then "and N more: k errors,
 // m critical". Each message is Block Kit within Slack's limits, with `&`, `<`, `>` escaped so a
 // logged text can neither mention (@channel) nor link. 429 waits for Retry-After; 5xx and
-// network errors retry; 400/403/404/410 (webhook invalid, revoked, channel archived) stop the
-// sink with one error, and every record goes to the fallback.
+// network errors retry; a 400 sends the message again as plain text, then isolates the refused
+// record to the fallback; 403/404/410 (webhook revoked, channel archived) stop the sink with one
+// error, and every record goes to the fallback.
+// Manual: docs/sinks/slack.md.
 #pragma once
 
 #include <spdlog/common.h>
