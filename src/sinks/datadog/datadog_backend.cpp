@@ -9,15 +9,15 @@ namespace spdlog_ext::detail {
 
 namespace {
 
+constexpr const char* datadog_key_refused =
+    "Datadog refused the API key (HTTP {status}): check DD_API_KEY and DD_SITE; the sink has "
+    "stopped sending";
+
 constexpr status_rule datadog_rules[] = {
     // Some item is malformed for the intake: the engine bisects down to it.
     {400, 400, batch_result::outcome::isolate, "{peer} answered HTTP {status}{: body}"},
-    {401, 401, batch_result::outcome::disable,
-     "Datadog refused the API key (HTTP {status}): check DD_API_KEY and DD_SITE; the sink has "
-     "stopped sending"},
-    {403, 403, batch_result::outcome::disable,
-     "Datadog refused the API key (HTTP {status}): check DD_API_KEY and DD_SITE; the sink has "
-     "stopped sending"},
+    {401, 401, batch_result::outcome::disable, datadog_key_refused},
+    {403, 403, batch_result::outcome::disable, datadog_key_refused},
 };
 
 constexpr status_table datadog_status("Datadog intake", first_line_reason, datadog_rules);

@@ -53,28 +53,28 @@ std::string server_message(const http_response& response) {
 // Malformed or refused points (type conflict, outside retention) are isolated: the engine
 // bisects to them. The server may have written the others already: writing them again is
 // idempotent.
+constexpr const char* influx_bad_points = "InfluxDB (HTTP {status}): {body}";
+constexpr const char* influx_v2_refused =
+    "InfluxDB (HTTP {status}): {body}; check INFLUX_TOKEN (and that it may write to "
+    "INFLUX_BUCKET). The sink has stopped writing";
+constexpr const char* influx_v1_refused =
+    "InfluxDB (HTTP {status}): {body}; check INFLUX_USERNAME and INFLUX_PASSWORD. The sink has "
+    "stopped writing";
+
 constexpr status_rule influx_v2_rules[] = {
-    {400, 400, batch_result::outcome::isolate, "InfluxDB (HTTP {status}): {body}"},
-    {422, 422, batch_result::outcome::isolate, "InfluxDB (HTTP {status}): {body}"},
-    {401, 401, batch_result::outcome::disable,
-     "InfluxDB (HTTP {status}): {body}; check INFLUX_TOKEN (and that it may write to "
-     "INFLUX_BUCKET). The sink has stopped writing"},
-    {403, 403, batch_result::outcome::disable,
-     "InfluxDB (HTTP {status}): {body}; check INFLUX_TOKEN (and that it may write to "
-     "INFLUX_BUCKET). The sink has stopped writing"},
+    {400, 400, batch_result::outcome::isolate, influx_bad_points},
+    {422, 422, batch_result::outcome::isolate, influx_bad_points},
+    {401, 401, batch_result::outcome::disable, influx_v2_refused},
+    {403, 403, batch_result::outcome::disable, influx_v2_refused},
     {404, 404, batch_result::outcome::rejected,
      "InfluxDB (HTTP {status}): {body}; check INFLUX_ORG and INFLUX_BUCKET"},
 };
 
 constexpr status_rule influx_v1_rules[] = {
-    {400, 400, batch_result::outcome::isolate, "InfluxDB (HTTP {status}): {body}"},
-    {422, 422, batch_result::outcome::isolate, "InfluxDB (HTTP {status}): {body}"},
-    {401, 401, batch_result::outcome::disable,
-     "InfluxDB (HTTP {status}): {body}; check INFLUX_USERNAME and INFLUX_PASSWORD. The sink has "
-     "stopped writing"},
-    {403, 403, batch_result::outcome::disable,
-     "InfluxDB (HTTP {status}): {body}; check INFLUX_USERNAME and INFLUX_PASSWORD. The sink has "
-     "stopped writing"},
+    {400, 400, batch_result::outcome::isolate, influx_bad_points},
+    {422, 422, batch_result::outcome::isolate, influx_bad_points},
+    {401, 401, batch_result::outcome::disable, influx_v1_refused},
+    {403, 403, batch_result::outcome::disable, influx_v1_refused},
     {404, 404, batch_result::outcome::rejected,
      "InfluxDB (HTTP {status}): {body}; check INFLUX_DATABASE (create it first)"},
 };
