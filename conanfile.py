@@ -64,9 +64,13 @@ class SpdlogExtConan(ConanFile):
         self.requires("nlohmann_json/[>=3.9 <4]", transitive_headers=True)
         if self.options.with_postgres:
             # The PostgreSQL sink speaks COPY through libpq's C API (PQputCopyData and friends,
-            # stable for many majors). libpqxx is NOT a requirement: the repository's own test
-            # suite and benchmarks use it to read the database back, the library never does.
+            # stable for many majors); postgres_log_store and the runtime levels read and
+            # control the table through libpqxx (6.4 .. 7.x; 8 needs C++20).
             self.requires("libpq/[>=12 <18]")
+            self.requires("libpqxx/[>=6.4 <8]")
+            # The spdlog-ext-logs command line (bin/): CLI11 is header-only and used by the tool
+            # alone, so consumers of the library do not see it.
+            self.requires("cli11/[>=2.1 <3]", visible=False)
         if self.options.with_http:
             # libcurl and zlib stay out of the public headers (the transport is internal).
             self.requires("libcurl/[>=7.68 <9]")
@@ -111,7 +115,7 @@ class SpdlogExtConan(ConanFile):
         # leaves them out of self.dependencies (they have no package, no cpp_info).
         names = ["spdlog", "nlohmann_json"]
         if self.options.with_postgres:
-            names.append("libpq")
+            names += ["libpq", "libpqxx", "cli11"]
         if self.options.with_http:
             names += ["libcurl", "zlib"]
         return [name for name in names if name not in self.dependencies]
@@ -151,13 +155,15 @@ class SpdlogExtConan(ConanFile):
         core.libs = ["spdlog_ext"]
         core_requires = ["spdlog::spdlog", "nlohmann_json::nlohmann_json"]
         if self.options.with_postgres:
-            core_requires.append("libpq::libpq")
+            core_requires += ["libpq::libpq", "libpqxx::pqxx"]
         if self.options.with_http:
             core_requires += ["libcurl::libcurl", "zlib::zlib"]
         core.requires = requires(*core_requires)
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]  # the engine's worker threads
         core.set_property("cmake_target_name", "spdlog_ext::core")
+        if self.options.with_postgres:
+            core.bindirs = ["bin"]  # spdlog-ext-logs
         core.set_property("pkg_config_name", "spdlog_ext_core")
         if platform:
             # On a component: with components, CMakeToolchain reads the aggregated ones and the

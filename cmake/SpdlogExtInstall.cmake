@@ -59,7 +59,7 @@ install(FILES ${PROJECT_BINARY_DIR}/spdlog_extConfig.cmake
 # Requires.private for the shared one.
 set(_spdlog_ext_pc_own "")
 if(SPDLOG_EXT_WITH_POSTGRES)
-  list(APPEND _spdlog_ext_pc_own libpq)
+  list(APPEND _spdlog_ext_pc_own libpq libpqxx)
 endif()
 if(SPDLOG_EXT_WITH_HTTP)
   list(APPEND _spdlog_ext_pc_own libcurl zlib)

@@ -29,11 +29,15 @@ esac
 build_pkgs=(
   g++ cmake ninja-build pkg-config
   libspdlog-dev libfmt-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
+  # postgres_log_store and runtime levels (libpqxx); the spdlog-ext-logs command line (CLI11)
+  libpqxx-dev libcli11-dev
 )
 test_pkgs=(
   "${build_pkgs[@]}"
   # the tests read the database back through libpqxx
-  doctest-dev libcpp-httplib-dev libpqxx-dev
+  doctest-dev libcpp-httplib-dev
+  # the log viewer's browser check (scripts/browser-check.sh)
+  chromium-headless-shell
   postgresql influxdb
   curl ca-certificates openssl
   clang python3

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The layers of docs/architecture.md, checked on every internal include under src/:
-#   registry → sinks → engine / config / format → transport → core
+#   registry → sinks / store → engine / config / format → transport → core
 # Public headers (spdlog_ext/…) count as the layer that implements them.
 # A file may include its own layer and the ones below it, never one above; a sink folder may
 # include sinks/http (the HTTP sinks' shared status table and settings) but no other sink's folder.
@@ -13,7 +13,7 @@ rank() {
     core) echo 0 ;;
     transport) echo 1 ;;
     engine | config | format) echo 2 ;;
-    sinks) echo 3 ;;
+    sinks | store) echo 3 ;;
     registry) echo 4 ;;
     *) echo "" ;;
   esac
@@ -31,7 +31,8 @@ while IFS= read -r line; do
       engine/*) to=engine ;;
       sinks/*) to=sinks ;;
       registry.h | spdlog_ext.h) to=registry ;;
-      env_options.h) to=config ;;
+      env_options.h | runtime_levels.h) to=config ;;
+      postgres_log_store.h) to=store ;;
       json_formatter.h | fields_flag.h) to=format ;;
       *) to=core ;;  # records, fields, redaction, config_error, metrics, version, features
     esac

@@ -1,0 +1,2 @@
+// Step 0 placeholder: implemented by the query work.
+#include "store/postgres/store_sql.h"
