@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
-namespace spdlog_ext::detail::store {
+#include "store/postgres/store_params.h"
 
-// Statement parameters, all sent as text (NULL when empty); the SQL casts them ($1::int8, ...).
-using sql_params = std::vector<std::optional<std::string>>;
+namespace spdlog_ext::detail::store {
 
 // A new connection. libpqxx 6 may silently reconnect a broken connection, which would lose a
 // LISTEN and the session settings: callers replace the object after pqxx::broken_connection

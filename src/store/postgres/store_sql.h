@@ -1,4 +1,4 @@
-// Internal: a log_filter as SQL. Pure (no connection): every value becomes a parameter ($n, sent
+// Internal: a log_filter as SQL. Pure (no connection, no libpqxx): every value becomes a parameter ($n, sent
 // as text and cast in the SQL), so hostile filter text can change only the parameters, never
 // the statement. Unit-tested without a server (tests/test_store_sql.cpp).
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "spdlog_ext/postgres_log_store.h"
-#include "store/postgres/store_pqxx.h"
+#include "store/postgres/store_params.h"
 
 namespace spdlog_ext::detail::store {
 
