@@ -79,14 +79,33 @@ log_page postgres_log_store::query(const page_request& request) {
             where += " AND id < " + id_param;
         } else {
             params.emplace_back(store::format_timestamp(c.timestamp));
-            where += " AND (timestamp, id) < ($" + std::to_string(params.size()) +
-                     "::timestamptz, " + id_param + ")";
+            const std::string ts_param = "$" + std::to_string(params.size()) + "::timestamptz";
+            // The plain bound lets an index on timestamp start at the cursor.
+            where += " AND timestamp <= " + ts_param + " AND (timestamp, id) < (" + ts_param +
+                     ", " + id_param + ")";
         }
     }
-    const std::string sql =
-        "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " + where +
-        " ORDER BY " + (request.order == log_order::id ? "id DESC" : "timestamp DESC, id DESC") +
-        " LIMIT " + std::to_string(request.limit + 1);
+    const std::string limit = " LIMIT " + std::to_string(request.limit + 1);
+    std::string sql;
+    if (request.order == log_order::id) {
+        sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
+              where + " ORDER BY id DESC" + limit;
+    } else if (impl_->cfg.indexes == postgres_indexes::none) {
+        sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
+              where + " ORDER BY timestamp DESC, id DESC" + limit;
+    } else {
+        // The presets have no B-tree on timestamp alone, but one on (level, timestamp): the
+        // newest rows of each level come from it in order, and the page is the newest of those
+        // (a sort of the whole table otherwise: seconds on a million rows).
+        std::string branches;
+        for (const auto level : store::effective_levels(request.filter)) {
+            branches += std::string(branches.empty() ? "" : " UNION ALL ") + "(SELECT * FROM " +
+                        impl_->table_sql() + " WHERE level = '" + store::level_name(level) +
+                        "' AND " + where + " ORDER BY timestamp DESC, id DESC" + limit + ")";
+        }
+        sql = "SELECT " + store::select_columns() + " FROM (" + branches +
+              ") page ORDER BY timestamp DESC, id DESC" + limit;
+    }
     return impl_->with_connection("query", [&](pqxx::connection& conn) {
         pqxx::nontransaction tx(conn);
         const pqxx::result result = store::exec(tx, sql, params);
