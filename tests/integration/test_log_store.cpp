@@ -486,6 +486,13 @@ TEST_SUITE("store_integration") {
         CHECK(kind_of([&] { store.stats(1h, 1min, 1001); }) == store_error::kind::bad_filter);
         // The table is untouched by all of that.
         CHECK(store.count({}) == 5);
+        // min_level off admits no stored level: an empty page in both orders, not an SQL error.
+        page_request off;
+        off.filter.min_level = level::off;
+        CHECK(store.query(off).rows.empty());
+        off.order = log_order::time;
+        CHECK(store.query(off).rows.empty());
+        CHECK(store.count(off.filter) == 0);
     }
 
     TEST_CASE(

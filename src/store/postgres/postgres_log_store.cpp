@@ -90,7 +90,8 @@ log_page postgres_log_store::query(const page_request& request) {
     if (request.order == log_order::id) {
         sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
               where + " ORDER BY id DESC" + limit;
-    } else if (impl_->cfg.indexes == postgres_indexes::none) {
+    } else if (impl_->cfg.indexes == postgres_indexes::none ||
+               store::effective_levels(request.filter).empty()) {  // min_level off: no rows
         sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
               where + " ORDER BY timestamp DESC, id DESC" + limit;
     } else {
