@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "spdlog_ext/postgres_log_store.h"
+#include "store/postgres/store_cursor.h"
 #include "store/postgres/store_tail_cursor.h"
 
 namespace {
@@ -55,23 +56,6 @@ TEST_SUITE("store") {
         empty.pending.clear();
         empty.delivered = 0;
         CHECK(decode_tail_cursor(encode_tail_cursor(empty)) == empty);
-    }
-
-    TEST_CASE("base64url round trip for every length and byte") {
-        std::string bytes;
-        for (int i = 0; i < 300; ++i) {
-            std::string back;
-            REQUIRE(base64url_decode(base64url_encode(bytes), back));
-            CHECK(back == bytes);
-            bytes += static_cast<char>(i * 37);
-        }
-        std::string out;
-        CHECK_FALSE(base64url_decode("a", out));     // impossible length
-        CHECK_FALSE(base64url_decode("ab=c", out));  // padding / outside the alphabet
-        CHECK_FALSE(base64url_decode("ab+c", out));  // base64, not base64url
-        CHECK_FALSE(base64url_decode("ab", out));  // leftover bits not zero ("ab" → 'i' + 4 bits)
-        CHECK(base64url_decode("aQ", out));
-        CHECK(out == "i");
     }
 
     TEST_CASE("malformed tail cursors are bad_cursor errors") {

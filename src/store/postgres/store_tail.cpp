@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <random>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 
 #include "sinks/postgres/postgres_ddl.h"
 #include "spdlog_ext/postgres_log_store.h"
+#include "store/postgres/store_cursor.h"
 #include "store/postgres/store_impl.h"
 #include "store/postgres/store_rows.h"
 #include "store/postgres/store_sql.h"
@@ -59,22 +59,6 @@ std::string int_array(const std::vector<std::int64_t>& values) {
     return out + "}";
 }
 
-// The filter's identity: its SQL and parameter values (filter_sql is deterministic), FNV-1a.
-std::string fingerprint(const std::string& sql, const sql_params& params) {
-    std::uint64_t h = 1469598103934665603ull;
-    const auto mix = [&h](const std::string& s) {
-        for (unsigned char c : s)
-            h = (h ^ c) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;  // separator
-    };
-    mix(sql);
-    for (const auto& p : params)
-        mix(p ? "v" + *p : std::string("n"));
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    return hex;
-}
-
 class follower {
   public:
     follower(postgres_log_store::impl& store, const tail_options& options,
@@ -89,8 +73,8 @@ class follower {
                               "tail: poll_interval must be at least 1 ms");
         }
         sql_params probe;
-        const std::string filter = detail::store::filter_sql(options_.filter, probe);
-        filter_id_ = fingerprint(filter, probe);
+        (void)detail::store::filter_sql(options_.filter, probe);  // bad_filter before connecting
+        filter_id_ = detail::store::filter_fingerprint(options_.filter);
         if (!options_.resume.empty()) {
             state_ = detail::store::decode_tail_cursor(options_.resume);
             if (state_.filter != filter_id_) {
@@ -121,9 +105,8 @@ class follower {
                     if (e.what_kind() != store_error::kind::connection)
                         throw;
                 }
-                listener_.reset();
                 conn_.reset();
-                // Full jitter up to the current step (100 ms doubling to 5 s), like the sink.
+                // Half to all of the current step (100 ms doubling to 5 s): tails do not reconnect in step.
                 sleep_while_going(
                     std::chrono::milliseconds(std::uniform_int_distribution<long long>(
                         backoff.count() / 2, backoff.count())(rng)));

@@ -1,11 +1,12 @@
 #include "store/postgres/store_tail_cursor.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "spdlog_ext/postgres_log_store.h"
+#include "store/postgres/store_cursor.h"
 
 namespace spdlog_ext::detail::store {
 
@@ -15,8 +16,6 @@ constexpr char prefix[] = "t1.";
 constexpr std::size_t prefix_size = sizeof prefix - 1;
 // 10 000 pending xids of up to 20 digits, base64: well under this.
 constexpr std::size_t max_cursor_size = 300000;
-
-const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 [[noreturn]] void bad(const std::string& why) {
     throw store_error(store_error::kind::bad_cursor, "malformed tail cursor: " + why);
@@ -41,54 +40,6 @@ std::int64_t int_member(const nlohmann::json& object, const char* key, std::int6
 
 }  // namespace
 
-std::string base64url_encode(const std::string& bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                           static_cast<unsigned char>(bytes[i + 2]);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    if (i + 1 == bytes.size()) {
-        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-    } else if (i + 2 == bytes.size()) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-    }
-    return out;
-}
-
-bool base64url_decode(const std::string& text, std::string& bytes) {
-    if (text.size() % 4 == 1)
-        return false;
-    bytes.clear();
-    unsigned acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        const char* at = c == '\0' ? nullptr : std::strchr(alphabet, c);
-        if (at == nullptr)
-            return false;
-        acc = (acc << 6) | static_cast<unsigned>(at - alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            bytes += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    // The leftover bits must be zero (else two texts would decode the same).
-    return (acc & ((1u << bits) - 1)) == 0;
-}
-
 std::string encode_tail_cursor(const tail_state& state) {
     const nlohmann::json j{{"sys", state.system_id}, {"st", state.started_us}, {"x", state.x},
                            {"p", state.pending},     {"d", state.delivered},   {"f", state.filter}};
@@ -100,10 +51,10 @@ tail_state decode_tail_cursor(const std::string& cursor) {
         bad("it does not start with \"t1.\"");
     if (cursor.size() > max_cursor_size)
         bad("too long");
-    std::string text;
-    if (!base64url_decode(cursor.substr(prefix_size), text))
+    const auto text = base64url_decode(std::string_view(cursor).substr(prefix_size));
+    if (!text)
         bad("not base64url");
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
     if (!j.is_object())
         bad("not a JSON object");
     if (j.size() != 6)

@@ -1,5 +1,6 @@
-// Internal: the live tail's resume cursor ("t1." + base64url of a small JSON object) and the
-// state arithmetic of its rounds (docs/log-tail.md). Pure: no connection, no libpqxx; unit-tested
+// Internal: the live tail's resume cursor ("t1." + base64url of a small JSON object, with
+// store_cursor.h's base64url and filter fingerprint) and the state arithmetic of its rounds
+// (docs/log-tail.md). Pure: no connection, no libpqxx; unit-tested
 // (tests/test_store_tail_cursor.cpp).
 #pragma once
 
@@ -44,10 +45,5 @@ tail_state advance_tail(const tail_state& state, std::int64_t cut,
 // delivered one may be reused by recovery, so they are read again (x := min(x, delivered + 1),
 // pending entries >= x dropped); started_us becomes the new start time.
 tail_state after_server_restart(const tail_state& state, std::int64_t new_started_us);
-
-// Base64url without padding (RFC 4648 §5); decode returns false on a character outside the
-// alphabet or an impossible length.
-std::string base64url_encode(const std::string& bytes);
-bool base64url_decode(const std::string& text, std::string& bytes);
 
 }  // namespace spdlog_ext::detail::store
