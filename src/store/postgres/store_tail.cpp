@@ -106,7 +106,8 @@ class follower {
                         throw;
                 }
                 conn_.reset();
-                // Half to all of the current step (100 ms doubling to 5 s): tails do not reconnect in step.
+                // Half to all of the current step (100 ms doubling to 5 s): tails do not reconnect
+                // in step.
                 sleep_while_going(
                     std::chrono::milliseconds(std::uniform_int_distribution<long long>(
                         backoff.count() / 2, backoff.count())(rng)));

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <string_view>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "spdlog_ext/postgres_log_store.h"
 #include "store/postgres/store_cursor.h"
