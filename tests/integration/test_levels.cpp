@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -197,6 +199,43 @@ TEST_SUITE("levels") {
         REQUIRE(child.wait_exit(5s) == 0);
         INFO("stderr:\n" << child.err());
         CHECK(test::count_lines_with(child.err(), {"cannot read the levels table"}) >= 1);
+    }
+
+    TEST_CASE("sessions creating the levels table at once all succeed") {
+        const std::string prefix = prefix_for("create");
+        constexpr int sessions = 8;
+        for (int round = 0; round < 3; ++round) {
+            pg_test::table_cleanup cleanup({prefix});
+            spdlog_ext::postgres_config cfg;
+            cfg.conninfo = pg_test::url();
+            cfg.table_prefix = prefix;
+            std::vector<std::unique_ptr<spdlog_ext::postgres_log_store>> stores;
+            for (int i = 0; i < sessions; ++i) {
+                stores.push_back(std::make_unique<spdlog_ext::postgres_log_store>(cfg));
+                CHECK(stores.back()->get_levels() == "");  // connected; no table yet
+            }
+            std::atomic<int> failures{0};
+            std::atomic<bool> go{false};
+            std::vector<std::thread> threads;
+            for (int i = 0; i < sessions; ++i) {
+                threads.emplace_back([&, i] {
+                    while (!go.load()) {
+                    }
+                    try {
+                        stores[static_cast<std::size_t>(i)]->set_levels("info,db=debug",
+                                                                        "s" + std::to_string(i));
+                    } catch (const std::exception& e) {
+                        MESSAGE("set_levels failed: " << std::string(e.what()));
+                        ++failures;
+                    }
+                });
+            }
+            go = true;
+            for (auto& t : threads)
+                t.join();
+            CHECK(failures.load() == 0);
+            CHECK(pg_test::count(pg_test::quote_ident(prefix + "_logs_levels")) == sessions);
+        }
     }
 
     TEST_CASE("children leave with the watcher running without crash or hang") {

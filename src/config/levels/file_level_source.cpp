@@ -1,6 +1,6 @@
 // Checked with stat() every check_every: a change of inode (an editor's rename over the file),
-// size, mtime or ctime triggers a re-read. The text is compared too, so touching the file changes
-// nothing.
+// size, mtime or ctime triggers a re-read once the file is 50 ms old. The text is compared too, so
+// touching the file changes nothing.
 #include "config/levels/file_level_source.h"
 
 #include <sys/stat.h>
@@ -29,6 +29,7 @@ std::string spec_from_file_text(const std::string& text) {
 namespace {
 
 constexpr std::size_t max_file_bytes = 64 * 1024;  // a spec with comments; not a log file
+constexpr long long settle_ns = 50 * 1000 * 1000;
 
 struct file_identity {
     bool exists = false;
@@ -68,6 +69,15 @@ class file_level_source final : public level_source {
         const file_identity id = identify(path_);
         if (checked_ && id == last_)
             return std::nullopt;
+        // `echo spec > file` truncates first: a file modified within the last 50 ms may be half
+        // written (even empty), so it is read once it has settled.
+        const long long now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        if (id.exists && now_ns >= id.mtime_ns && now_ns - id.mtime_ns < settle_ns) {
+            due_ = now + std::chrono::milliseconds(10);
+            return std::nullopt;
+        }
         level_reading reading;
         if (id.exists) {
             std::ifstream in(path_, std::ios::binary);
@@ -84,6 +94,8 @@ class file_level_source final : public level_source {
                 reading.text = spec_from_file_text(text);
             }
         }
+        if (!(identify(path_) == id))
+            return std::nullopt;  // changed while read: next time
         checked_ = true;
         last_ = id;
         return reading;
