@@ -307,15 +307,18 @@ std::unique_ptr<level_watcher> level_watcher_access::start(
                   all.end());
         all.push_back(state);
     }
-    state->thread = std::thread([state] {
-        try {
-            run(state);
-        } catch (...) {  // out of memory: the levels stay as they are
-        }
-        std::lock_guard<std::mutex> lock(state->done_mu);
-        state->done = true;
-        state->done_cv.notify_all();
-    });
+    {
+        std::lock_guard<std::mutex> stopping(state->stop_mu);  // the exit hook may stop it now
+        state->thread = std::thread([state] {
+            try {
+                run(state);
+            } catch (...) {  // out of memory: the levels stay as they are
+            }
+            std::lock_guard<std::mutex> lock(state->done_mu);
+            state->done = true;
+            state->done_cv.notify_all();
+        });
+    }
     return std::unique_ptr<level_watcher>(new level_watcher(std::move(state)));
 }
 
