@@ -69,6 +69,12 @@ class levels_table_source final : public level_source {
                 if (e.sqlstate() != "42P01")
                     throw;  // a dropped table: no levels
             }
+            // A notification that arrived during the query is in libpq's queue now, no longer on
+            // the socket: poll() would not wake for it. Collected here, it makes the next check
+            // due at once.
+            (void)get_notifications(*conn_);
+            if (notified_)
+                due_ = clock::now();
             if (failing_) {
                 warn("runtime levels: " + name() + " is readable again");
                 failing_ = false;
