@@ -256,6 +256,29 @@ TEST_SUITE("levels") {
         CHECK(eventually([&] { return watcher->current_spec() == "la_bare=off"; }));
     }
 
+    TEST_CASE("LOG_LEVELS_FILE makes make_logger start one watcher that shutdown stops") {
+        registry_reset reset({"le_app", "le_db"});
+        temp_file file("env");
+        file.write("warn,le_db=trace");
+        test::env_guard env({{"LOG_BACKENDS", "null"},
+                             {"SPDLOG_LEVEL", "le_app=debug"},
+                             {"LOG_POSTGRES_LEVELS", nullptr}});
+        env.set("LOG_LEVELS_FILE", file.path.string());
+        auto app = spdlog_ext::make_logger("le_app");
+        CHECK(eventually([&] { return spdlog::get("le_app")->level() == level_enum::debug; }));
+        auto db = spdlog_ext::make_logger("le_db");
+        REQUIRE(eventually([&] { return db->level() == level_enum::trace; }));
+        CHECK(app->level() == level_enum::debug);           // SPDLOG_LEVEL's entry is the baseline
+        CHECK(spdlog_ext::start_level_watcher_from_env());  // already running: no second one
+        file.replace("err");
+        REQUIRE(eventually([&] { return db->level() == level_enum::err; }));
+        CHECK(app->level() == level_enum::debug);
+        spdlog_ext::shutdown(1s);
+        file.replace("critical");
+        std::this_thread::sleep_for(200ms);
+        CHECK(db->level() == level_enum::err);  // stopped with shutdown()
+    }
+
     TEST_CASE("stopping a watcher leaves the levels and returns at once") {
         registry_reset reset({"ls_db"});
         temp_file file("stop");
