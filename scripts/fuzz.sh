@@ -33,7 +33,7 @@ bad_usage() {
 }
 
 all_targets=(fuzz_backend_list fuzz_copy_text fuzz_datadog_json fuzz_slack_blocks
-  fuzz_line_protocol fuzz_jsonl_formatter fuzz_redactor)
+  fuzz_line_protocol fuzz_jsonl_formatter fuzz_redactor fuzz_store_cursor fuzz_level_spec)
 seconds=60 jobs=0 build_dir="" build=1
 targets=() extra=()
 while (($# > 0)); do
