@@ -1,7 +1,9 @@
 // Runs a test's child program (an ordinary program built with the suite) and reads what it left.
 #pragma once
 
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>  // environ
 
 #include <cstdlib>
 #include <fstream>
@@ -33,6 +35,37 @@ inline child_result run_child(const std::string& command, const std::string& err
         r.exit_code = WEXITSTATUS(status);
     } else if (status != -1 && WIFSIGNALED(status)) {
         r.exit_code = 128 + WTERMSIG(status);
+    }
+    std::ifstream in(err_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    r.err = text.str();
+    return r;
+}
+
+// The non-blocking sibling of run_child: starts `command` (already quoted) through sh the same
+// way and returns its pid (-1 when it could not start); wait_child collects it.
+inline pid_t spawn_child(const std::string& command, const std::string& err_file) {
+    const std::string line = "exec " + command + " >/dev/null 2>" + shell_quote(err_file);
+    const char* argv[] = {"sh", "-c", line.c_str(), nullptr};
+    pid_t pid = -1;
+    if (posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char* const*>(argv), ::environ) !=
+        0) {
+        return -1;
+    }
+    return pid;
+}
+
+// Waits for a child of spawn_child and reads its stderr from `err_file`.
+inline child_result wait_child(pid_t pid, const std::string& err_file) {
+    child_result r;
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+        if (WIFEXITED(status)) {
+            r.exit_code = WEXITSTATUS(status);
+        } else if (WIFSIGNALED(status)) {
+            r.exit_code = 128 + WTERMSIG(status);
+        }
     }
     std::ifstream in(err_file);
     std::stringstream text;

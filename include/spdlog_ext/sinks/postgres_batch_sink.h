@@ -62,6 +62,10 @@ struct postgres_config {
     // the worker gives up waiting for a reply after statement_timeout + max(tcp_user_timeout,
     // 1 s): a path that swallows packets but keeps the socket open cannot hold it. 0: neither.
     std::chrono::milliseconds statement_timeout = std::chrono::seconds(30);
+    // NOTIFY "<schema>.<table>_new" in each batch's transaction (sent only on commit), so that
+    // postgres_log_store::tail wakes at once instead of at its next poll. Measured cost and why
+    // it is on by default: docs/log-tail.md.
+    bool notify = true;
     engine_config engine;  // queue, batching, retry, fallback (name defaults to "postgres")
 
     // The (unquoted) table name: "<prefix>_logs" or "logs".

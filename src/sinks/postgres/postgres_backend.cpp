@@ -36,11 +36,9 @@ std::string random_instance_id() {
     return buf;
 }
 
-// Data the server refuses (bad values, constraints, limits): bisect to isolate the culprits.
-bool is_data_error(const std::string& sqlstate) {
-    const std::string cls = sqlstate.substr(0, 2);
-    return cls == "22" || cls == "23" || cls == "54";
-}
+// After the notification queue was found full, batches go without NOTIFY for this long (the
+// followers' polling safety net finds their rows).
+constexpr auto notify_pause = std::chrono::seconds(60);
 
 class postgres_backend final : public backend {
   public:
@@ -60,6 +58,7 @@ class postgres_backend final : public backend {
                                  : batch_result::retry(error);
         }
         const std::string batch_id = instance_ + "-" + std::to_string(ctx.batch_id);
+        const bool notify = cfg_.notify && std::chrono::steady_clock::now() >= notify_paused_until_;
         bool committing = false;
         bool recording_id = false;
         try {
@@ -71,8 +70,15 @@ class postgres_backend final : public backend {
             conn_->exec("BEGIN");
             conn_->copy_in(names_.copy_sql, buffer_);
             recording_id = true;
-            conn_->exec("INSERT INTO " + names_.batches + " (batch_id, row_count) VALUES (" +
-                        conn_->quote(batch_id) + ", " + std::to_string(batch.size()) + ")");
+            // One round trip: the batch id and (delivered only if this commits) the NOTIFY.
+            std::string statement = "INSERT INTO " + names_.batches +
+                                    " (batch_id, row_count) VALUES (" + conn_->quote(batch_id) +
+                                    ", " + std::to_string(batch.size()) + ")";
+            if (notify) {
+                statement += "; SELECT pg_notify(" + notify_channel_ + ", 'v1 " +
+                             std::to_string(batch.size()) + " " + instance_ + "')";
+            }
+            conn_->exec(statement);
             committing = true;
             conn_->exec("COMMIT");
             return batch_result::delivered();
@@ -89,7 +95,16 @@ class postgres_backend final : public backend {
                 // was on the way, committed after our check. Writing again would duplicate.
                 return batch_result::delivered();
             }
-            if (is_data_error(e.sqlstate)) {
+            const pg_failure_action action = classify_pg_failure(e.sqlstate, notify);
+            if (action == pg_failure_action::retry_without_notify) {
+                notify_paused_until_ = std::chrono::steady_clock::now() + notify_pause;
+                ++notify_queue_full_;
+                return batch_result::retry(
+                    "PostgreSQL's notification queue is full (SQLSTATE 54000: a LISTEN session "
+                    "stopped reading); the batch is retried and NOTIFY paused for 60 s: " +
+                    std::string(e.what()));
+            }
+            if (action == pg_failure_action::isolate) {
                 return batch_result::with(
                     batch_result::outcome::isolate,
                     "PostgreSQL refused the data (SQLSTATE " + e.sqlstate + "): " + e.what());
@@ -130,6 +145,10 @@ class postgres_backend final : public backend {
     }
 
     void housekeeping() override {
+        if (!txid_problem_.empty() && !txid_problem_reported_) {
+            txid_problem_reported_ = true;  // once: the sink itself is fine
+            throw std::runtime_error(txid_problem_);
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now - last_housekeeping_ < cfg_.retention_interval) {
             return;
@@ -163,7 +182,10 @@ class postgres_backend final : public backend {
     nlohmann::json extra_stats() const override {
         nlohmann::json out{{"connected", connected_.load()},
                            {"table", display_table_},
-                           {"retention_deleted", retention_deleted_.load()}};
+                           {"retention_deleted", retention_deleted_.load()},
+                           {"notify", cfg_.notify},
+                           {"notify_queue_full", notify_queue_full_.load()},
+                           {"txid_column", txid_ready_.load()}};
         std::lock_guard<std::mutex> lock(tls_mu_);
         if (connected_.load()) {
             out.update(tls_);  // tls: whether this connection is encrypted, and how
@@ -257,6 +279,9 @@ class postgres_backend final : public backend {
             fail_schema(problem);
         }
         conn_->exec("COMMIT");
+        txid_problem_ = pg_ensure_txid_column(*conn_, cfg_, names_);
+        txid_ready_ = txid_problem_.empty();
+        notify_channel_ = conn_->quote(pg_notify_channel(cfg_));
     }
 
     [[noreturn]] void fail_schema(const std::string& message) {
@@ -291,9 +316,26 @@ class postgres_backend final : public backend {
     nlohmann::json tls_ = nlohmann::json::object();  // of the current connection
     std::atomic<std::uint64_t> retention_deleted_{0};
     std::chrono::steady_clock::time_point last_housekeeping_{};
+    std::string notify_channel_;  // quoted as a string literal
+    std::chrono::steady_clock::time_point notify_paused_until_{};
+    std::atomic<std::uint64_t> notify_queue_full_{0};
+    std::string txid_problem_;  // why the table has no txid column ("" when it has)
+    bool txid_problem_reported_ = false;
+    std::atomic<bool> txid_ready_{false};
 };
 
 }  // namespace
+
+pg_failure_action classify_pg_failure(const std::string& sqlstate, bool notified) {
+    if (notified && sqlstate == "54000") {
+        return pg_failure_action::retry_without_notify;
+    }
+    const std::string cls = sqlstate.substr(0, 2);
+    if (cls == "22" || cls == "23" || cls == "54") {
+        return pg_failure_action::isolate;  // values, constraints, limits
+    }
+    return pg_failure_action::retry;
+}
 
 std::unique_ptr<backend> make_postgres_backend(const postgres_config& cfg) {
     validate_postgres_config(cfg);  // the one validation, for code and LOG_POSTGRES_* alike

@@ -270,6 +270,7 @@ postgres_config postgres_config_from(const env_options& env) {
         env.get_size("KEEPALIVES_COUNT", static_cast<std::size_t>(cfg.keepalives_count)));
     cfg.tcp_user_timeout = env.get_duration("TCP_USER_TIMEOUT", cfg.tcp_user_timeout);
     cfg.statement_timeout = env.get_duration("STATEMENT_TIMEOUT", cfg.statement_timeout);
+    cfg.notify = env.get_bool("NOTIFY", cfg.notify);
     env.apply_engine(cfg.engine);
     return cfg;
 }

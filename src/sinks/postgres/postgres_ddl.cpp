@@ -14,7 +14,11 @@ namespace spdlog_ext::detail {
 
 namespace {
 
-void create_indexes(pg_connection& conn, const postgres_config& cfg, const pg_schema_names& names) {
+// `new_table`: the table was created in this transaction. The txid BRIN is built only then: on an
+// existing table CREATE INDEX scans it all under a SHARE lock that blocks every writer (the tail
+// stays correct without it, just slower; docs/log-tail.md gives the CONCURRENTLY statement).
+void create_indexes(pg_connection& conn, const postgres_config& cfg, const pg_schema_names& names,
+                    bool new_table) {
     const std::string table = cfg.table_name();
     const auto index = [&](const std::string& suffix, const std::string& definition) {
         conn.exec("CREATE INDEX IF NOT EXISTS " + conn.quote_name(pg_derived_name(table, suffix)) +
@@ -25,6 +29,9 @@ void create_indexes(pg_connection& conn, const postgres_config& cfg, const pg_sc
     }
     index("timestamp_brin", "USING BRIN (timestamp)");
     index("level_timestamp", "(level, timestamp)");
+    if (new_table) {
+        index("txid_brin", "USING BRIN (txid) WITH (pages_per_range = 32, autosummarize = on)");
+    }
     if (cfg.indexes == postgres_indexes::minimal) {
         return;
     }
@@ -52,6 +59,15 @@ std::string pg_derived_name(const std::string& table, const std::string& suffix)
     return std::string(utf8::truncate(table, keep)) + "_" + hex + "_" + suffix;
 }
 
+std::string pg_notify_channel(const postgres_config& cfg) {
+    return pg_derived_name(
+        (cfg.schema.empty() ? std::string() : cfg.schema + ".") + cfg.table_name(), "new");
+}
+
+std::string pg_txid_default(int server_version) {
+    return server_version >= 130000 ? "(pg_current_xact_id()::text::bigint)" : "txid_current()";
+}
+
 pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& cfg) {
     const std::string table = cfg.table_name();
     const std::string schema_prefix =
@@ -73,6 +89,9 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
         if (!cfg.schema.empty()) {
             conn.exec("CREATE SCHEMA IF NOT EXISTS " + conn.quote_name(cfg.schema));
         }
+        const pg_result_ptr existing =
+            conn.exec("SELECT to_regclass(" + conn.quote(names.table) + ") IS NULL");
+        const bool new_table = std::string_view(PQgetvalue(existing.get(), 0, 0)) == "t";
         conn.exec("CREATE TABLE IF NOT EXISTS " + names.table +
                   " (id BIGSERIAL PRIMARY KEY,"
                   " timestamp TIMESTAMPTZ NOT NULL,"
@@ -83,12 +102,56 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
                   " message TEXT NOT NULL, exception TEXT,"
                   " function_name TEXT, module TEXT, filename TEXT, lineno INTEGER,"
                   " pathname TEXT, extra_data JSONB,"
-                  " created_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-        create_indexes(conn, cfg, names);
+                  " created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+                  " txid BIGINT DEFAULT " +
+                  pg_txid_default(conn.server_version()) + ")");
+        create_indexes(conn, cfg, names, new_table);
     }
     conn.exec("CREATE TABLE IF NOT EXISTS " + names.batches +
               " (batch_id TEXT PRIMARY KEY, row_count INTEGER NOT NULL,"
               " committed_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+}
+
+std::string pg_ensure_txid_column(pg_connection& conn, const postgres_config& cfg,
+                                  const pg_schema_names& names) {
+    const std::string schema_expr =
+        cfg.schema.empty() ? "current_schema()" : conn.quote(cfg.schema);
+    const pg_result_ptr found = conn.exec(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = " + schema_expr +
+        " AND table_name = " + conn.quote(cfg.table_name()) + " AND column_name = 'txid'");
+    if (PQntuples(found.get()) > 0) {
+        return {};
+    }
+    if (!cfg.create_table) {
+        return "the log table lacks the txid column that postgres_log_store::tail needs and "
+               "create_table is off (LOG_POSTGRES_CREATE_TABLE): run ALTER TABLE " +
+               names.table + " ADD COLUMN txid BIGINT, ALTER COLUMN txid SET DEFAULT " +
+               pg_txid_default(conn.server_version());
+    }
+    try {
+        // ADD COLUMN with this (volatile) default would rewrite the table; added plain and
+        // given its default afterwards, both steps are instant. Old rows keep NULL and are
+        // never tailed (they are history, which query() shows).
+        conn.exec("BEGIN");
+        conn.exec("SET LOCAL lock_timeout = '2s'");
+        conn.exec("ALTER TABLE " + names.table + " ADD COLUMN IF NOT EXISTS txid BIGINT");
+        conn.exec("ALTER TABLE " + names.table + " ALTER COLUMN txid SET DEFAULT " +
+                  pg_txid_default(conn.server_version()));
+        conn.exec("COMMIT");
+        return {};
+    } catch (const pg_error& e) {
+        if (e.connection_lost || !conn.ok()) {
+            throw;
+        }
+        try {
+            conn.exec("ROLLBACK");
+        } catch (const pg_error&) {
+        }
+        return std::string(
+                   "could not add the txid column that postgres_log_store::tail needs "
+                   "(SQLSTATE ") +
+               e.sqlstate + ": " + e.what() + "); the sink writes on without it";
+    }
 }
 
 // An existing table of another shape is used only if it has every column we write.

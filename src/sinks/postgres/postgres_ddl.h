@@ -1,6 +1,6 @@
 // Internal: the PostgreSQL sink's schema work on a connection: its table and <table>_batches
 // (created when missing, with the configured indexes), the column check of an existing table,
-// and the chunked DELETEs of retention.
+// the txid column the live tail needs, the NOTIFY channel, and the chunked DELETEs of retention.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,15 @@ namespace spdlog_ext::detail {
 // (PostgreSQL would silently truncate it, and two indexes could collide).
 std::string pg_derived_name(const std::string& table, const std::string& suffix);
 
+// The channel the sink NOTIFYs after each batch and postgres_log_store::tail LISTENs on:
+// "<schema>.<table>_new" (channels are per database, so the schema is part of it), or
+// "<table>_new" without a schema; shortened like pg_derived_name to stay within 63 bytes.
+std::string pg_notify_channel(const postgres_config& cfg);
+
+// The txid column's default: the writing transaction's 64-bit (epoch-extended) id, the same
+// numbering as pg_current_snapshot() (PostgreSQL 13+) / txid_current_snapshot() (12 and older).
+std::string pg_txid_default(int server_version);
+
 // The statements' names, quoted and schema-qualified.
 struct pg_schema_names {
     std::string table;     // the log table
@@ -28,6 +37,14 @@ pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& 
 // and the batches table. Inside the caller's transaction; throws pg_error.
 void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
                       const pg_schema_names& names);
+
+// Adds the txid column (and its default) to an existing log table that lacks it, in its own
+// transaction with a short lock_timeout (ALTER TABLE waits for an ACCESS EXCLUSIVE lock and
+// would block every writer queued behind it). Returns "" when the column is there (or now added),
+// else why not: the sink keeps writing either way (only the live tail needs the column).
+// Nothing is done with create_table off. Throws pg_error only when the connection is lost.
+std::string pg_ensure_txid_column(pg_connection& conn, const postgres_config& cfg,
+                                  const pg_schema_names& names);
 
 // Why the log table cannot be used (it is missing, or lacks a column COPY writes; messages
 // name it as `display_table`), or "" when it can.
