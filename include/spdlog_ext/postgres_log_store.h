@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "spdlog_ext/runtime_levels.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
 
 namespace spdlog_ext {
@@ -186,5 +187,13 @@ class postgres_log_store {
   private:
     std::unique_ptr<impl> impl_;
 };
+
+// A level watcher (spdlog_ext/runtime_levels.h) over config's <table>_levels table (created when
+// missing and config.create_table), plus options.file when set (the table wins when it has a
+// row for this service and host). Its own connection, on its own thread: it never connects from
+// here, and a database that is down keeps the current levels. Throws store_error(config) for
+// settings that cannot work. LOG_POSTGRES_LEVELS=true does the same from the environment.
+std::unique_ptr<level_watcher> start_postgres_level_watcher(const postgres_config& config,
+                                                            level_watcher_options options = {});
 
 }  // namespace spdlog_ext

@@ -14,8 +14,10 @@
 #include "core/text.h"
 #include "core/warnings.h"
 #include "registry/builtin_backends.h"
+#include "registry/level_hook.h"
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/fields_flag.h"
+#include "spdlog_ext/runtime_levels.h"
 
 extern char** environ;  // POSIX; declared here because <unistd.h> does not always expose it
 
@@ -221,6 +223,10 @@ spdlog::sink_ptr build_backend(const std::string& name, const backend_factory& f
             sink->set_formatter(make_pattern_formatter(*pattern));
         }
     }
+    if (name == "postgres") {  // the runtime levels' switches (level_hook.cpp), not the sink's
+        (void)env.raw("LEVELS");
+        (void)env.raw("LEVELS_SERVICE");
+    }
     warn_unread_variables(env, names);
     return sink;
 }
@@ -304,7 +310,9 @@ std::vector<spdlog::sink_ptr> sinks_from_string(std::string_view list, strictnes
 
 std::vector<spdlog::sink_ptr> sinks_from_env(strictness mode) {
     auto value = getenv_value("LOG_BACKENDS");
-    return sinks_from_string(value ? *value : std::string("console"), mode);
+    auto sinks = sinks_from_string(value ? *value : std::string("console"), mode);
+    start_level_watcher_from_env();  // LOG_POSTGRES_LEVELS / LOG_LEVELS_FILE, once per process
+    return sinks;
 }
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, strictness mode) {
@@ -325,6 +333,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, strictness 
     if (!s.levels_loaded) {
         // Let spdlog's cfg parse SPDLOG_LEVEL and keep the levels in its registry.
         spdlog::cfg::load_env_levels();
+        detail::reapply_env_levels();  // the runtime levels stay on top of SPDLOG_LEVEL
         s.levels_loaded = true;
     }
     // spdlog's initialize_logger() applies the global settings (level with SPDLOG_LEVEL's
@@ -354,6 +363,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, strictness 
         throw;
     }
     s.made_loggers.insert(name);
+    detail::apply_env_levels_to(*logger);  // a level change between the probe and now
     return logger;
 }
 
@@ -391,6 +401,7 @@ bool shutdown(std::chrono::milliseconds timeout) {
     for (const auto& name : loggers) {
         spdlog::drop(name);
     }
+    detail::stop_env_level_watcher();
     return drained;
 }
 
