@@ -52,7 +52,9 @@ while (($# > 0)); do
     ;;
   esac
 done
-[[ $seconds =~ ^[0-9]+$ ]] && ((seconds >= 20)) || die "--seconds: a whole number, at least 20"
+if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 20)); then
+  die "--seconds: a whole number, at least 20"
+fi
 [[ $build_dir == /* ]] || build_dir=$PWD/$build_dir
 viewer=$build_dir/examples/log_viewer/log_viewer
 [[ -x $viewer ]] || die "$viewer not found: build the examples (SPDLOG_EXT_BUILD_EXAMPLES=ON, target log_viewer)"

@@ -232,6 +232,7 @@ int main(int argc, char** argv) {
         return rc == 0 ? exit_ok : exit_usage;
     }
 
+    std::string table_display;  // schema.table, for the missing-table message
     try {
         output_style style;
         style.utc = g.utc;
@@ -252,6 +253,8 @@ int main(int argc, char** argv) {
             (void)make_filter(tail_filter, g.utc);
         }
         spdlog_ext::postgres_log_store store = make_store(g);
+        table_display = (store.config().schema.empty() ? "" : store.config().schema + ".") +
+                        store.config().table_name();
         if (*query) {
             style.json = query_json;
             return run_query(store, query_filter, limit, cursor, order, style);
@@ -295,7 +298,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "spdlog-ext-logs: configuration: %s\n", e.what());
         return exit_config;
     } catch (const spdlog_ext::store_error& e) {
-        std::fprintf(stderr, "spdlog-ext-logs: %s\n", e.what());
+        if (e.what_kind() == spdlog_ext::store_error::kind::missing_table) {
+            // One line instead of the server's multi-line SQL error.
+            std::fprintf(stderr,
+                         "spdlog-ext-logs: the log table %s does not exist or lacks a column this "
+                         "command needs: check LOG_POSTGRES_SCHEMA (--schema) and "
+                         "LOG_POSTGRES_TABLE_PREFIX (--table-prefix)\n",
+                         table_display.c_str());
+        } else {
+            std::fprintf(stderr, "spdlog-ext-logs: %s\n", e.what());
+        }
         return exit_code_of(e);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "spdlog-ext-logs: %s\n", e.what());
