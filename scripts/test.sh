@@ -117,6 +117,7 @@ if ((dry_run)); then
   printf '  %s\n' "$(printf '%q ' "${build[@]}")"
   ((${#san_env[@]} == 0)) || printf '  export %s\n' "${san_env[@]}"
   printf '  %s\n' "$(printf '%q ' "${ctest[@]}")"
+  [[ -n $label || -n $sanitize ]] || printf '  %q --build-dir %q\n' "$ROOT/scripts/browser-check.sh" "$build_dir"
   exit 0
 fi
 
@@ -159,5 +160,11 @@ log "configure: ${configure[*]}"
 log "ctest: ${ctest[*]}"
 rc=0
 "${ctest[@]}" || rc=$?
+# --- browser check (issue 17): the log viewer's page in headless Chromium, short version; only
+# on full runs without sanitizers (scripts/browser-check.sh; --long by hand).
+if ((rc == 0)) && [[ -z $label && -z $sanitize ]]; then
+  "$ROOT/scripts/browser-check.sh" --build-dir "$build_dir" || rc=$?
+fi
+# --- end of browser check
 ((rc == 0)) || tests_failed=1
 exit "$rc"
