@@ -16,6 +16,7 @@
 
 #include "integration/levels_child_helpers.h"
 #include "integration/pg_helpers.h"
+#include "integration/process_runner.h"
 #include "spdlog_ext/postgres_log_store.h"
 #include "support/env_guard.h"
 
@@ -200,6 +201,40 @@ TEST_SUITE("levels") {
         INFO("stderr:\n" << child.err());
         CHECK(test::count_lines_with(child.err(), {"cannot read the levels table"}) >= 1);
     }
+
+#ifdef SPDLOG_EXT_LOGS_CLI  // built when CLI11 is there (always with SPDLOG_EXT_REQUIRE_TESTS)
+    // The check as an operator does it: the command line, not the library call.
+    TEST_CASE("levels set through spdlog-ext-logs reach a running child within 2 s") {
+        const std::string prefix = prefix_for("cli");
+        pg_test::table_cleanup cleanup({prefix});
+        const std::string service = "svc-" + prefix;
+        levels_env env(prefix, service, pg_test::url());  // the CLI inherits it, like the child
+
+        levels_test::child child("cli");
+        REQUIRE(child.wait_for({{"app", "info"}, {"db", "info"}}, 10s));
+
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto r = proc_test::run(SPDLOG_EXT_LOGS_CLI,
+                                      {"level", "set", "warn,db=debug", "--service", service}, {},
+                                      "levels_cli");
+        INFO("spdlog-ext-logs stderr: " << r.err);
+        REQUIRE(r.exit_code == 0);
+        const auto cli_took = std::chrono::steady_clock::now() - t0;
+        REQUIRE(cli_took < 2s);
+        REQUIRE(child.wait_for({{"app", "warning"}, {"db", "debug"}},
+                               std::chrono::duration_cast<std::chrono::milliseconds>(2s - cli_took)));
+        MESSAGE("spdlog-ext-logs level set to applied in the child: "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count()
+                << " ms");
+
+        const auto got = proc_test::run(SPDLOG_EXT_LOGS_CLI, {"level", "get", "--service", service},
+                                        {}, "levels_cli");
+        CHECK(got.exit_code == 0);
+        CHECK(got.out.find("warn,db=debug") != std::string::npos);
+    }
+#endif
 
     TEST_CASE("sessions creating the levels table at once all succeed") {
         const std::string prefix = prefix_for("create");
