@@ -1,6 +1,5 @@
 #include "engine/exit_guard.h"
 
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/openssl_exit_order.h"
 #include "core/process_init.h"
 #include "engine/engine_core.h"
 
@@ -27,17 +27,6 @@ struct live_engines {
 live_engines& engines() {
     static auto* const state = new live_engines;
     return *state;
-}
-
-// OpenSSL, wherever it comes from (libcurl, libpq): initialising it now registers its exit-time
-// cleanup now, before our hook, so that the cleanup runs after the hook. Looked up at run time
-// because the library links OpenSSL only through libcurl and libpq; absent, there is nothing
-// to protect.
-void init_openssl() {
-    using init_fn = int (*)(std::uint64_t, const void*);
-    if (void* sym = ::dlsym(RTLD_DEFAULT, "OPENSSL_init_ssl")) {
-        reinterpret_cast<init_fn>(sym)(0, nullptr);
-    }
 }
 
 void stop_every_engine() noexcept {
@@ -66,7 +55,7 @@ void stop_every_engine() noexcept {
 
 void install_exit_hook() {
     init_network_libraries();
-    init_openssl();
+    init_openssl_before_exit_hook();
     std::atexit([] { stop_every_engine(); });
 }
 

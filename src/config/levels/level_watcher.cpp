@@ -8,7 +8,6 @@
 // when it is still stuck in a source (a connection attempt) and is detached after a second.
 #include "config/levels/level_watcher.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 
 #include "config/levels/file_level_source.h"
 #include "config/levels/level_apply.h"
+#include "core/openssl_exit_order.h"
 #include "core/warnings.h"
 
 #if defined(__GLIBC__)
@@ -261,10 +261,7 @@ void install_exit_hook() {
     // Exit handlers and static destructors run in reverse order: spdlog's registry (a function
     // static) and OpenSSL's cleanup must come into existence before the hook is registered.
     (void)spdlog::details::registry::instance();
-    using init_fn = int (*)(std::uint64_t, const void*);
-    if (void* sym = ::dlsym(RTLD_DEFAULT, "OPENSSL_init_ssl")) {
-        reinterpret_cast<init_fn>(sym)(0, nullptr);
-    }
+    detail::init_openssl_before_exit_hook();
     std::atexit([] { stop_every_watcher(); });
 }
 
