@@ -38,17 +38,9 @@ constexpr civil_time civil_from_seconds(std::int64_t secs) noexcept {
         rem += 86400;
         --days;
     }
-    const std::int64_t z = days + 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+    const detail::civil_date date = detail::civil_from_days(days);
     const auto r = static_cast<unsigned>(rem);
-    return civil_time{y, m, d, r / 3600, r % 3600 / 60, r % 60};
+    return civil_time{date.year, date.month, date.day, r / 3600, r % 3600 / 60, r % 60};
 }
 
 // Local civil time at `secs` and its offset from UTC in seconds; false when the C library

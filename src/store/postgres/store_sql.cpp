@@ -16,24 +16,6 @@ constexpr spdlog::level::level_enum stored_levels[] = {
     spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
 constexpr const char* stored_names[] = {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
 
-struct civil {
-    std::int64_t year;
-    unsigned month, day;
-};
-
-// Inverse of days_from_civil (H. Hinnant).
-civil civil_from_days(std::int64_t z) {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return civil{static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0), m, d};
-}
-
 std::string param(sql_params& params, std::string value, const char* cast) {
     params.emplace_back(std::move(value));
     return "$" + std::to_string(params.size()) + cast;
@@ -64,7 +46,7 @@ std::string format_timestamp(log_time t) {
         rem += 86400;
         --days;
     }
-    const civil c = civil_from_days(days);
+    const civil_date c = civil_from_days(days);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
                   static_cast<long long>(c.year), c.month, c.day,
