@@ -22,7 +22,9 @@ install(TARGETS spdlog_ext EXPORT spdlog_extTargets
 # Only the headers of the sinks this build has: the others would compile and then fail to link.
 set(_spdlog_ext_absent_headers "")
 if(NOT SPDLOG_EXT_WITH_POSTGRES)
-  list(APPEND _spdlog_ext_absent_headers PATTERN postgres_batch_sink.h EXCLUDE)
+  foreach(_header postgres_batch_sink.h postgres_log_store.h)
+    list(APPEND _spdlog_ext_absent_headers PATTERN ${_header} EXCLUDE)
+  endforeach()
 endif()
 if(NOT SPDLOG_EXT_WITH_HTTP)
   foreach(_header datadog_http_sink.h slack_error_sink.h influx_timeseries_sink.h)

@@ -84,12 +84,22 @@ check_prefix() {
     fail "a public header includes a private dependency"
   fi
 
-  local entry wanted header
+  local entry wanted header tool
   for entry in postgres_batch_sink:$postgres datadog_http_sink:$http slack_error_sink:$http influx_timeseries_sink:$http; do
     wanted=${entry#*:} header=$prefix/include/spdlog_ext/sinks/${entry%:*}.h
     if ((wanted)) && [[ ! -f $header ]]; then fail "not installed: $header"; fi
     if ((!wanted)) && [[ -e $header ]]; then fail "installed without its component: $header"; fi
   done
+  header=$prefix/include/spdlog_ext/postgres_log_store.h tool=$prefix/bin/spdlog-ext-logs
+  if ((postgres)); then
+    [[ -f $header ]] || fail "not installed: $header"
+    # The command line comes with PostgreSQL support (CLI11 is a build requirement here).
+    [[ -x $tool ]] || fail "not installed: $tool"
+    "$tool" --help >/dev/null || fail "$tool --help failed"
+  else
+    [[ ! -e $header ]] || fail "installed without its component: $header"
+    [[ ! -e $tool ]] || fail "installed without PostgreSQL support: $tool"
+  fi
   step "$name: consumer (find_package COMPONENTS ${components[*]:-none}, every header alone, the registry)"
   configure "$source_dir/tests/packaging/consumer" "$work_dir/$name-consumer" \
     "-DCMAKE_PREFIX_PATH=$prefix${prefix_path:+;$prefix_path}" \
