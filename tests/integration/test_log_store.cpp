@@ -430,6 +430,9 @@ TEST_SUITE("store_integration") {
                 CHECK_MESSAGE(message.find(prefix + "_logs") != std::string::npos, message);
                 CHECK_MESSAGE(message.find("LOG_POSTGRES_TABLE_PREFIX") != std::string::npos,
                               message);
+                // One line: not the server's echo of our statement ("LINE 1: ...", a caret).
+                CHECK_MESSAGE(message.find('\n') == std::string::npos, message);
+                CHECK_MESSAGE(message.find("SELECT") == std::string::npos, message);
             }
         };
         check([&] { store.query({}); }, "query");

@@ -57,9 +57,13 @@ void postgres_log_store::impl::rethrow(const char* doing,
     } catch (const pqxx::sql_error& e) {
         const std::string state = e.sqlstate();
         if (state == "42P01" || state == "42703") {
+            // The server's first line names what is missing; the rest (LINE 1: <the statement>,
+            // a caret) is noise to someone who only asked for logs.
+            std::string server = e.what();
+            server = server.substr(0, server.find('\n'));
             throw store_error(store_error::kind::missing_table,
                               mask(prefix + "the log table " + table_display +
-                                   " does not exist or lacks a column (" + e.what() +
+                                   " does not exist or lacks a column (" + server +
                                    "); check LOG_POSTGRES_SCHEMA and LOG_POSTGRES_TABLE_PREFIX, "
                                    "or let postgres_batch_sink create it"));
         }
