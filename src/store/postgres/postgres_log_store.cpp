@@ -111,12 +111,14 @@ log_page postgres_log_store::query(const page_request& request) {
         pqxx::nontransaction tx(conn);
         const pqxx::result result = store::exec(tx, sql, params);
         log_page page;
-        const std::size_t n = std::min<std::size_t>(result.size(), request.limit);
+        // result::size_type is unsigned in libpqxx 6 and int in 7: one conversion, here.
+        const auto rows = static_cast<std::size_t>(result.size());
+        const std::size_t n = std::min(rows, request.limit);
         page.rows.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
             page.rows.push_back(store::row_from(result[static_cast<int>(i)]));
         }
-        if (result.size() > request.limit && !page.rows.empty()) {
+        if (rows > request.limit && !page.rows.empty()) {
             store::page_cursor next;
             next.order = request.order;
             next.id = page.rows.back().id;
