@@ -267,6 +267,11 @@ void install_exit_hook() {
 
 }  // namespace
 
+void register_exit_hook_after_first_use() {
+    static std::once_flag again;
+    std::call_once(again, [] { std::atexit([] { stop_every_watcher(); }); });
+}
+
 std::string default_level_service() {
 #if defined(__GLIBC__)
     if (program_invocation_short_name != nullptr)

@@ -15,6 +15,12 @@ namespace spdlog_ext::detail {
 
 // The program's name (glibc: program_invocation_short_name) and the host name; "" if unknown.
 std::string default_level_service();
+
+// For a source whose library makes exit-time state lazily (libpqxx's function-local statics,
+// created by the first query): called after that first use, it registers the watchers' exit hook
+// once more. Exit handlers run in reverse order of registration, so the watchers are then stopped
+// before that state is destroyed under a thread still using it (TSan saw exactly that).
+void register_exit_hook_after_first_use();
 std::string default_level_host();
 
 struct level_watcher_access {

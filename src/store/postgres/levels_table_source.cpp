@@ -69,6 +69,7 @@ class levels_table_source final : public level_source {
                 if (e.sqlstate() != "42P01")
                     throw;  // a dropped table: no levels
             }
+            register_exit_hook_after_first_use();  // libpqxx's lazy statics exist by now
             // A notification that arrived during the query is in libpq's queue now, no longer on
             // the socket: poll() would not wake for it. Collected here, it makes the next check
             // due at once.
