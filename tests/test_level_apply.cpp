@@ -201,7 +201,9 @@ TEST_SUITE("levels") {
         registry_reset reset({"li_db"});
         warnings seen;
         temp_file file("invalid");
-        file.write("li_db=debug");
+        // Written atomically: an in-place write stalled past the 50 ms settle time could be read
+        // half-written (empty = the baseline), and this test asserts that the levels stay.
+        file.replace("li_db=debug");
         auto db = new_logger("li_db");
         std::mutex mu;
         std::vector<std::pair<std::string, std::string>> changes;
@@ -213,7 +215,7 @@ TEST_SUITE("levels") {
         auto watcher = spdlog_ext::level_watcher::start(options);
         REQUIRE(eventually([&] { return db->level() == level_enum::debug; }));
 
-        file.write("li_db=verbose,info");
+        file.replace("li_db=verbose,info");
         REQUIRE(eventually([&] { return seen.count_with("verbose") == 1; }));
         // Rewritten with the same garbage (a new mtime, a new inode): still one report.
         std::this_thread::sleep_for(50ms);
@@ -232,12 +234,12 @@ TEST_SUITE("levels") {
         }
 
         // Binary garbage: nothing changes either.
-        file.write(std::string("\x01\xff\xfe=\0zz", 7));
+        file.replace(std::string("\x01\xff\xfe=\0zz", 7));
         REQUIRE(eventually([&] { return seen.count_with("ignoring the spec") == 2; }));
         CHECK(db->level() == level_enum::debug);
 
         // A valid spec again applies.
-        file.write("li_db=err");
+        file.replace("li_db=err");
         CHECK(eventually([&] { return db->level() == level_enum::err; }));
     }
 
