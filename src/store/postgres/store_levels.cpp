@@ -44,9 +44,10 @@ void ensure_levels_table(pqxx::connection& conn, const postgres_config& cfg,
         tx.commit();
     } catch (const pqxx::sql_error& e) {
         // Two sessions creating the same table (or schema) at once: the loser gets a unique
-        // violation on the catalog (23505) or "already exists" (42P07, 42P06).
+        // violation on the catalog (23505) or "already exists" for the relation (42P07), the
+        // schema (42P06) or the table's row type (42710, 'type "..." already exists').
         const std::string state = e.sqlstate();
-        if ((state != "23505" && state != "42P07" && state != "42P06") ||
+        if ((state != "23505" && state != "42P07" && state != "42P06" && state != "42710") ||
             !relation_exists(conn, levels_table)) {
             throw;
         }
