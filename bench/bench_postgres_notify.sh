@@ -9,9 +9,8 @@
 # Time: from starting the writers until the last one has flushed and exited (process start and
 # connecting included), rows counted in the table afterwards (they must all be there).
 # Server: SPDLOG_EXT_BENCH_PG_URL, else SPDLOG_EXT_TEST_PG_URL (scripts/services.sh: fsync off).
-# SPDLOG_EXT_BENCH_DURABLE=1: a throwaway durable server instead (initdb in
-# SPDLOG_EXT_BENCH_DURABLE_DIR, default a new directory under /var/tmp; fsync and
-# synchronous_commit on; as the "postgres" user when run as root), stopped and removed at the end.
+# SPDLOG_EXT_BENCH_DURABLE=1: a throwaway durable server instead (bench/durable_postgres.sh:
+# fsync, full_page_writes and synchronous_commit on), stopped and removed at the end.
 # SPDLOG_EXT_BENCH_LISTEN=1: a session LISTENs on the channel meanwhile (reading nothing).
 set -euo pipefail
 
@@ -20,44 +19,19 @@ ROWS=${2:-200000}
 RUNS=${3:-3}
 [[ -x $WRITER ]] || { echo "not executable: $WRITER" >&2; exit 2; }
 
-find_pg_bin() {
-  local d
-  for d in "${SPDLOG_EXT_TEST_PG_BINDIR:-}" /usr/lib/postgresql/*/bin; do
-    [[ -n $d && -x $d/initdb ]] && { echo "$d"; return; }
-  done
-  return 1
-}
-
-DURABLE_DIR=""
-cleanup() {
-  if [[ -n $DURABLE_DIR ]]; then
-    run_pg "$PG_BIN/pg_ctl" -D "$DURABLE_DIR/data" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$DURABLE_DIR"
-  fi
-}
-trap cleanup EXIT
-
-run_pg() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=bench/durable_postgres.sh
+. "$SCRIPT_DIR/durable_postgres.sh"
+trap durable_pg_stop EXIT
 
 if [[ ${SPDLOG_EXT_BENCH_DURABLE:-0} == 1 ]]; then
-  PG_BIN=$(find_pg_bin) || { echo "no initdb found" >&2; exit 2; }
-  DURABLE_DIR=$(mktemp -d "${SPDLOG_EXT_BENCH_DURABLE_DIR:-/var/tmp}/bench_pg_durable.XXXXXX")
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$DURABLE_DIR"
-  PORT=$((20000 + RANDOM % 20000))
-  run_pg "$PG_BIN/initdb" -D "$DURABLE_DIR/data" --auth=trust -U postgres --encoding=UTF8 \
-    --locale=C >"$DURABLE_DIR/initdb.log" 2>&1
-  run_pg "$PG_BIN/pg_ctl" -D "$DURABLE_DIR/data" -l "$DURABLE_DIR/server.log" -w \
-    -o "-p $PORT -k $DURABLE_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on" \
-    start >/dev/null
-  URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
-  echo "durable server: $(df -h --output=source,fstype,target "$DURABLE_DIR" | tail -1)" >&2
+  durable_pg_start
+  URL=$DURABLE_PG_URL
 else
   URL=${SPDLOG_EXT_BENCH_PG_URL:-${SPDLOG_EXT_TEST_PG_URL:?set SPDLOG_EXT_BENCH_PG_URL or SPDLOG_EXT_TEST_PG_URL}}
 fi
 PSQL=(psql "$URL" -X -q -At -v ON_ERROR_STOP=1)
-echo "server: $("${PSQL[@]}" -c "SELECT version()" | cut -d' ' -f1-2), fsync $("${PSQL[@]}" -c 'SHOW fsync'), synchronous_commit $("${PSQL[@]}" -c 'SHOW synchronous_commit')" >&2
+echo "server: $("${PSQL[@]}" -c "SELECT version()" | cut -d' ' -f1-2), fsync $("${PSQL[@]}" -c 'SHOW fsync'), full_page_writes $("${PSQL[@]}" -c 'SHOW full_page_writes'), synchronous_commit $("${PSQL[@]}" -c 'SHOW synchronous_commit')" >&2
 
 # One measurement: prints rows/s.
 measure() {

@@ -3,6 +3,7 @@
 // NUL and invalid UTF-8 replaced since the server's text and jsonb cannot hold them.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -321,5 +322,62 @@ TEST_SUITE("postgres") {
         row = row_of(encode_one(r));
         CHECK(row.at("exception") == "{\"type\":\"E\",\"what\":\"x\\\\ty\"}");
         CHECK(row.at("extra_data") == "\\N");
+    }
+    TEST_CASE("encode_some in chunks gives encode's bytes - whole rows per chunk") {
+        // A mix of rows: escapes, NULLs, fields, exception, source location, long messages.
+        std::vector<record> batch;
+        for (int i = 0; i < 200; ++i) {
+            record r = bare_record("message " + std::to_string(i) + std::string(i % 37, 'x') +
+                                   (i % 5 == 0 ? "\ttab\\slash\nline" : ""));
+            if (i % 3 == 0) {
+                r.fields = {{"user_id", i}, {"service", "checkout"}};
+            }
+            if (i % 7 == 0) {
+                r.fields["exception"] = "boom " + std::to_string(i);
+            }
+            if (i % 11 == 0) {
+                r.source_file = "src/a.cpp";
+                r.source_line = i;
+                r.source_function = "f";
+            }
+            r.level = static_cast<spdlog::level::level_enum>(i % 7);
+            batch.push_back(std::move(r));
+        }
+        const spdlog_ext::record_span span(batch.data(), batch.size());
+        const std::string whole = encode(batch);
+        for (const std::size_t min_bytes :
+             {std::size_t(1), std::size_t(100), std::size_t(4096), std::size_t(1) << 20}) {
+            CAPTURE(min_bytes);
+            copy_text_encoder encoder("1234", "db-host");
+            std::string joined;
+            std::string chunk = "left over";
+            std::size_t next = 0;
+            std::size_t chunks = 0;
+            while (next < batch.size()) {
+                chunk.clear();
+                const std::size_t before = next;
+                next = encoder.encode_some(span, next, chunk, min_bytes);
+                REQUIRE(next > before);  // progress on every call
+                CHECK(next <= batch.size());
+                // Whole lines only, and no more rows than needed to reach min_bytes.
+                CHECK(chunk.back() == '\n');
+                const auto lines =
+                    static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+                CHECK(lines == next - before);
+                const std::size_t last_line =
+                    chunk.rfind('\n', chunk.size() - 2) == std::string::npos
+                        ? 0
+                        : chunk.rfind('\n', chunk.size() - 2) + 1;
+                CHECK((next == batch.size() || chunk.size() >= min_bytes));
+                CHECK(last_line < min_bytes);  // the chunk was short before its last row
+                joined += chunk;
+                ++chunks;
+            }
+            CHECK(joined == whole);
+            CHECK(encoder.encode_some(span, batch.size(), chunk, min_bytes) == batch.size());
+            if (min_bytes == 1) {
+                CHECK(chunks == batch.size());
+            }
+        }
     }
 }

@@ -1089,6 +1089,79 @@ TEST_SUITE("postgres") {
         }
     }
 
+    // The batch id is recorded in the same query string as the COPY and before it: a unique
+    // violation there means an earlier try committed (delivered, not written again), one from the
+    // rows is bad data (isolated to the records that cause it).
+    TEST_CASE("postgres a unique violation in the rows is isolated - not taken for the batch id") {
+        pg_fixture f("uniqrows");
+        pg_test::table_cleanup cleanup({f.prefix});
+        auto cfg = f.config();
+        cfg.engine.batch_max_delay = 200ms;  // the records below go as one batch
+        auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
+        spdlog::logger logger("uniqrows", sink);
+        logger.info("set-up");  // the sink creates the table
+        REQUIRE(sink->flush_for(30s));
+        pg_test::exec("CREATE UNIQUE INDEX ON " + f.q_table() + " (message)");
+        for (int i = 0; i < 20; ++i) {
+            logger.info(i == 7 || i == 13 ? std::string("twice") : "once " + std::to_string(i));
+        }
+        const bool flushed = sink->flush_for(60s);
+        const auto s = sink->stats();
+        INFO(f.describe(s));
+        REQUIRE(flushed);
+        check_accounting(s, 21);
+        CHECK(s.delivered == 20);
+        CHECK(s.fallback == 1);
+        REQUIRE(f.fallback->size() == 1);
+        CHECK(f.fallback->records().front().message == "twice");
+        CHECK(pg_test::count(f.q_table()) == 20);
+        CHECK(pg_test::count(f.q_table() + " WHERE message = 'twice'") == 1);
+    }
+
+    TEST_CASE("postgres a unique violation on the batch id means an earlier try committed") {
+        pg_fixture f("uniqid");
+        pg_test::table_cleanup cleanup({f.prefix});
+        auto cfg = f.config();
+        cfg.engine.batch_max_delay = 200ms;
+        auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
+        spdlog::logger logger("uniqid", sink);
+        logger.info("set-up");
+        REQUIRE(sink->flush_for(30s));
+        // The next batch id insert fails once as if the id were there (a sequence counts the
+        // calls: it is not rolled back with the failed transaction), as when a try whose
+        // connection was given up committed after the retry's check.
+        const std::string batches = pg_test::quote_ident(f.table() + "_batches");
+        const std::string fn = pg_test::quote_ident(f.prefix + "_dup_once");
+        const std::string seq = pg_test::quote_ident(f.prefix + "_dup_calls");
+        pg_test::exec("CREATE SEQUENCE " + seq);
+        pg_test::exec("CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+                      "IF nextval(" + pg_test::quote_literal(seq) +
+                      ") = 1 THEN RAISE unique_violation USING MESSAGE = 'batch id exists'; "
+                      "END IF; RETURN NEW; END $$");
+        pg_test::exec("CREATE TRIGGER dup_once BEFORE INSERT ON " + batches +
+                      " FOR EACH ROW EXECUTE FUNCTION " + fn + "()");
+        for (int i = 0; i < 10; ++i) {
+            logger.info("first {}", i);
+        }
+        REQUIRE(sink->flush_for(30s));
+        for (int i = 0; i < 10; ++i) {
+            logger.info("second {}", i);
+        }
+        const bool flushed = sink->flush_for(30s);
+        const auto s = sink->stats();
+        INFO(f.describe(s));
+        pg_test::exec("DROP TABLE " + batches + "; DROP FUNCTION " + fn + "(); DROP SEQUENCE " +
+                      seq);
+        REQUIRE(flushed);
+        check_accounting(s, 21);
+        CHECK(s.delivered == 21);
+        CHECK(s.fallback == 0);
+        // Taken as committed by the earlier try, so not written (again): the rows of the first
+        // batch are not there, the second batch's are.
+        CHECK(pg_test::count(f.q_table() + " WHERE message LIKE 'first %'") == 0);
+        CHECK(pg_test::count(f.q_table() + " WHERE message LIKE 'second %'") == 10);
+    }
+
     TEST_CASE("postgres database down at start: logging returns + all stored once it is up") {
         pg_fixture f("downstart");
         pg_test::table_cleanup cleanup({f.prefix});  // runs after the server is back

@@ -40,6 +40,10 @@ std::string random_instance_id() {
 // followers' polling safety net finds their rows).
 constexpr auto notify_pause = std::chrono::seconds(60);
 
+// The COPY data goes to the server in pieces of about this size as they are encoded: small
+// enough that the server starts parsing at once, large enough to cost few system calls.
+constexpr std::size_t copy_piece_bytes = std::size_t(256) << 10;
+
 class postgres_backend final : public backend {
   public:
     postgres_backend(postgres_config cfg, std::string conninfo)
@@ -66,21 +70,28 @@ class postgres_backend final : public backend {
             if (ctx.attempt > 0 && batch_committed(batch_id)) {
                 return batch_result::delivered();
             }
-            encoder_.encode(batch, buffer_);
-            conn_->exec("BEGIN");
-            conn_->copy_in(names_.copy_sql, buffer_);
-            recording_id = true;
-            // One round trip: the batch id and (delivered only if this commits) the NOTIFY.
-            std::string statement = "INSERT INTO " + names_.batches +
+            // Two round trips per batch: one query string carries the batch id, the NOTIFY
+            // (delivered only if this commits), the COPY and the COMMIT, which the server runs
+            // as soon as the COPY's data ends (and skips if anything before it failed).
+            std::string statement = "BEGIN; INSERT INTO " + names_.batches +
                                     " (batch_id, row_count) VALUES (" + conn_->quote(batch_id) +
-                                    ", " + std::to_string(batch.size()) + ")";
+                                    ", " + std::to_string(batch.size()) + "); ";
             if (notify) {
-                statement += "; SELECT pg_notify(" + notify_channel_ + ", 'v1 " +
-                             std::to_string(batch.size()) + " " + instance_ + "')";
+                statement += "SELECT pg_notify(" + notify_channel_ + ", 'v1 " +
+                             std::to_string(batch.size()) + " " + instance_ + "'); ";
             }
-            conn_->exec(statement);
-            committing = true;
-            conn_->exec("COMMIT");
+            statement += names_.copy_sql + "; COMMIT";
+            recording_id = true;  // an error now is the batch id's (or BEGIN's, NOTIFY's)
+            conn_->copy_start(statement);
+            recording_id = false;
+            // Streamed: the server parses one piece while the worker encodes the next.
+            for (std::size_t next = 0; next < batch.size();) {
+                buffer_.clear();
+                next = encoder_.encode_some(batch, next, buffer_, copy_piece_bytes);
+                conn_->copy_send(buffer_);
+            }
+            committing = true;  // the end of the data starts the COMMIT
+            conn_->copy_end();
             return batch_result::delivered();
         } catch (const pg_error& e) {
             if (e.connection_lost || !conn_->ok()) {
@@ -114,6 +125,11 @@ class postgres_backend final : public backend {
             }
             return batch_result::retry("PostgreSQL error (SQLSTATE " + e.sqlstate +
                                        "): " + e.what());
+        } catch (...) {
+            // Not libpq's (the encoder ran out of memory): the COPY was left half-way, and
+            // only a new connection is sure to be out of it. The engine retries the batch.
+            drop_connection();
+            throw;
         }
     }
 
@@ -309,7 +325,7 @@ class postgres_backend final : public backend {
     std::string schema_message_;
     pg_schema_names names_;  // quoted, schema-qualified
     copy_text_encoder encoder_;
-    std::string buffer_;               // the batch's COPY text, reused
+    std::string buffer_;               // a piece of the batch's COPY text, reused
     const std::string display_table_;  // for messages and stats (read from other threads)
     std::atomic<bool> connected_{false};
     mutable std::mutex tls_mu_;

@@ -163,21 +163,23 @@ pg_result_ptr pg_connection::exec(const std::string& sql) {
     return r;
 }
 
-void pg_connection::copy_in(const std::string& copy_sql, const std::string& data) {
+void pg_connection::copy_start(const std::string& copy_sql) {
     pg_result_ptr start = send_and_wait(copy_sql);
     check(start.get(), PGRES_COPY_IN, PGRES_COPY_IN);
-    constexpr std::size_t chunk = 1u << 20;
-    for (std::size_t at = 0; at < data.size(); at += chunk) {
-        const auto n = static_cast<int>(std::min(chunk, data.size() - at));
-        int queued;
-        while ((queued = PQputCopyData(conn_, data.data() + at, n)) == 0) {
-            flush();  // libpq's buffer is full: send some first
-        }
-        if (queued != 1) {
-            fail(nullptr);
-        }
-        flush();
+}
+
+void pg_connection::copy_send(std::string_view data) {
+    int queued;
+    while ((queued = PQputCopyData(conn_, data.data(), static_cast<int>(data.size()))) == 0) {
+        flush();  // libpq's buffer is full: send some first
     }
+    if (queued != 1) {
+        fail(nullptr);
+    }
+    flush();
+}
+
+void pg_connection::copy_end() {
     int ended;
     while ((ended = PQputCopyEnd(conn_, nullptr)) == 0) {
         flush();

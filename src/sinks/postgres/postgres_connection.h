@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,8 +68,13 @@ class pg_connection {
     std::string quote_name(const std::string& name) { return escaped(name, true); }
     std::string quote(const std::string& value) { return escaped(value, false); }
 
-    // COPY ... FROM STDIN with `data` (COPY text format), sent in large chunks.
-    void copy_in(const std::string& copy_sql, const std::string& data);
+    // COPY ... FROM STDIN fed piece by piece, so that the server parses one piece while the
+    // caller encodes the next: copy_start runs `copy_sql` (statements before the COPY may share
+    // the string) up to the COPY, copy_send queues a piece and sends it (waiting only while the
+    // socket is full), copy_end ends the data and returns once the server has taken it all.
+    void copy_start(const std::string& copy_sql);
+    void copy_send(std::string_view data);
+    void copy_end();
 
     // The cancel object, for interrupt() to use on another thread; nullptr after the first call.
     PGcancel* take_cancel() noexcept { return std::exchange(cancel_, nullptr); }

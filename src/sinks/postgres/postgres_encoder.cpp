@@ -126,9 +126,14 @@ void append_copy_field(std::string& out, std::string_view text) {
 copy_text_encoder::copy_text_encoder(std::string pid_text, const std::string& host)
     : pid_text_(std::move(pid_text)), host_text_(copy_clean_text(host)) {}
 
-// One line per record, fields separated by tabs, \N for NULL.
 void copy_text_encoder::encode(record_span batch, std::string& out) {
     out.clear();
+    encode_some(batch, 0, out, std::string::npos);
+}
+
+// One line per record, fields separated by tabs, \N for NULL.
+std::size_t copy_text_encoder::encode_some(record_span batch, std::size_t next, std::string& out,
+                                           std::size_t min_bytes) {
     const auto field = [&out](bool present, const std::string& text) {
         if (present) {
             append_copy_field(out, text);
@@ -137,7 +142,8 @@ void copy_text_encoder::encode(record_span batch, std::string& out) {
         }
         out += '\t';
     };
-    for (const record& r : batch) {
+    for (; next < batch.size() && out.size() < min_bytes; ++next) {
+        const record& r = batch[next];
         encode_row(r, row_);
         field(true, row_.timestamp);
         // spdlog does log at level off; the table's CHECK allows only the six real levels.
@@ -158,6 +164,7 @@ void copy_text_encoder::encode(record_span batch, std::string& out) {
         field(row_.has_extra, row_.extra);
         out.back() = '\n';  // the last field ends the line instead
     }
+    return next;
 }
 
 }  // namespace spdlog_ext::detail

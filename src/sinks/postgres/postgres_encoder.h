@@ -33,6 +33,12 @@ class copy_text_encoder {
     // Replaces `out` with the batch as COPY text.
     void encode(record_span batch, std::string& out);
 
+    // Appends the rows of batch[next..] to `out` until it holds at least `min_bytes` (whole rows
+    // only) or the batch ends; returns the index of the first row left. Lets the backend stream
+    // a batch to the server while it encodes the rest: the chunks joined are encode()'s text.
+    std::size_t encode_some(record_span batch, std::size_t next, std::string& out,
+                            std::size_t min_bytes);
+
     // A row's fields as COPY wants them: text, or absent for NULL.
     struct row_text {
         std::string timestamp, logger, thread_name, message, exception, function, module, filename,
