@@ -388,6 +388,15 @@ sink_result bench_sink(const std::string& url, const std::string& prefix, std::s
         ++errors->count;
     };
 
+    // SPDLOG_EXT_BENCH_PG_COLUMNS set (even empty): each record also carries latency_ms and ok;
+    // a non-empty value is the LOG_POSTGRES_COLUMNS spec the sink promotes (without ":index":
+    // the run checks the baselines' index count).
+    const char* promoted = std::getenv("SPDLOG_EXT_BENCH_PG_COLUMNS");
+    if (promoted != nullptr && *promoted != '\0') {
+        ::setenv("LOG_POSTGRES_COLUMNS", promoted, 1);
+        cfg.columns = spdlog_ext::postgres_config::from_env().columns;
+    }
+
     sink_result res;
     {
         auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
@@ -402,7 +411,13 @@ sink_result bench_sink(const std::string& url, const std::string& prefix, std::s
             const auto t0 = clock_type::now();
             for (std::size_t i = 0; i < rows; ++i) {
                 spdlog_ext::scoped_fields user{{"user_id", user_id_of(i)}};
-                logger->info(message_format, i);
+                if (promoted != nullptr) {
+                    spdlog_ext::log(*logger, spdlog::level::info,
+                                    {{"latency_ms", 12.5 + double(i % 100)}, {"ok", i % 10 != 0}},
+                                    message_format, i);
+                } else {
+                    logger->info(message_format, i);
+                }
             }
             res.call_seconds = seconds_since(t0);
             res.flushed = sink->flush_for(std::chrono::minutes(5));

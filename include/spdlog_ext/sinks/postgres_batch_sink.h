@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "spdlog_ext/engine/engine_sink.h"
 #include "spdlog_ext/redaction.h"
@@ -30,6 +31,30 @@ enum class postgres_indexes {
     minimal,   // BRIN(timestamp) + (level, timestamp): recent logs, by level
     standard,  // minimal + (logger_name, timestamp) + (hostname, timestamp)
     full,      // standard + GIN(extra_data jsonb_path_ops): structured-field lookups
+};
+
+// The SQL type of a promoted column (postgres_column). A closed set: each value is checked in the
+// sink before it is sent, so the server never refuses a row for one (docs/sinks/postgres.md).
+enum class postgres_column_type {
+    text,              // JSON strings
+    bigint,            // JSON integers in 64-bit range
+    integer,           // JSON integers in 32-bit range
+    smallint,          // JSON integers in 16-bit range
+    double_precision,  // JSON numbers ("double precision")
+    real,              // JSON numbers within float range
+    boolean,           // JSON true / false
+    timestamptz,       // RFC 3339 strings with a zone: 2024-05-01T12:00:00.5Z
+    uuid,              // strings 8-4-4-4-12 hex digits
+    jsonb,             // any JSON value
+};
+
+// A record field written to a column of its own (LOG_POSTGRES_COLUMNS): the top-level field
+// `name` goes to the column `name` and leaves extra_data; a value that does not fit `type` stays
+// in extra_data and the column is NULL.
+struct postgres_column {
+    std::string name;
+    postgres_column_type type = postgres_column_type::text;
+    bool index = false;  // CREATE INDEX IF NOT EXISTS on the column (with create_table)
 };
 
 struct postgres_config {
@@ -67,6 +92,8 @@ struct postgres_config {
     // it is on by default: docs/log-tail.md.
     bool notify = true;
     engine_config engine;  // queue, batching, retry, fallback (name defaults to "postgres")
+    // Fields promoted to typed columns, after the fixed ones (LOG_POSTGRES_COLUMNS).
+    std::vector<postgres_column> columns;
 
     // The (unquoted) table name: "<prefix>_logs" or "logs".
     std::string table_name() const;

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "engine/exit_guard.h"
 #include "sinks/postgres/postgres_config.h"
@@ -52,8 +53,9 @@ class postgres_backend final : public backend {
           settings_(session_settings_for(cfg_, conninfo_)),
           instance_(random_instance_id()),
           pid_text_(std::to_string(process_id())),
-          encoder_(pid_text_, host_name()),
-          display_table_((cfg_.schema.empty() ? "" : cfg_.schema + ".") + cfg_.table_name()) {}
+          encoder_(pid_text_, host_name(), cfg_.columns),
+          display_table_((cfg_.schema.empty() ? "" : cfg_.schema + ".") + cfg_.table_name()),
+          column_mismatches_(cfg_.columns.size(), 0) {}
 
     batch_result write(record_span batch, const write_context& ctx) override {
         std::string error;
@@ -68,6 +70,7 @@ class postgres_backend final : public backend {
         try {
             // A retry first asks whether an earlier try committed (its reply may have been lost).
             if (ctx.attempt > 0 && batch_committed(batch_id)) {
+                count_mismatches();  // of the try that committed: this batch's last encoding
                 return batch_result::delivered();
             }
             // Two round trips per batch: one query string carries the batch id, the NOTIFY
@@ -92,6 +95,7 @@ class postgres_backend final : public backend {
             }
             committing = true;  // the end of the data starts the COMMIT
             conn_->copy_end();
+            count_mismatches();
             return batch_result::delivered();
         } catch (const pg_error& e) {
             if (e.connection_lost || !conn_->ok()) {
@@ -104,6 +108,7 @@ class postgres_backend final : public backend {
             if (recording_id && e.sqlstate == "23505") {
                 // The id is there: an earlier try, whose connection we gave up while its COMMIT
                 // was on the way, committed after our check. Writing again would duplicate.
+                count_mismatches();
                 return batch_result::delivered();
             }
             const pg_failure_action action = classify_pg_failure(e.sqlstate, notify);
@@ -202,6 +207,15 @@ class postgres_backend final : public backend {
                            {"notify", cfg_.notify},
                            {"notify_queue_full", notify_queue_full_.load()},
                            {"txid_column", txid_ready_.load()}};
+        if (!cfg_.columns.empty()) {
+            // Per promoted column: committed values that did not fit it (kept in extra_data).
+            nlohmann::json mismatches = nlohmann::json::object();
+            std::lock_guard<std::mutex> lock(mismatch_mu_);
+            for (std::size_t i = 0; i < cfg_.columns.size(); ++i) {
+                mismatches[cfg_.columns[i].name] = column_mismatches_[i];
+            }
+            out["column_mismatches"] = std::move(mismatches);
+        }
         std::lock_guard<std::mutex> lock(tls_mu_);
         if (connected_.load()) {
             out.update(tls_);  // tls: whether this connection is encrypted, and how
@@ -295,6 +309,10 @@ class postgres_backend final : public backend {
             fail_schema(problem);
         }
         conn_->exec("COMMIT");
+        if (std::string problem = pg_ensure_promoted_columns(*conn_, cfg_, names_);
+            !problem.empty()) {
+            fail_schema("table " + display_table_ + ": " + problem);
+        }
         txid_problem_ = pg_ensure_txid_column(*conn_, cfg_, names_);
         txid_ready_ = txid_problem_.empty();
         notify_channel_ = conn_->quote(pg_notify_channel(cfg_));
@@ -304,6 +322,14 @@ class postgres_backend final : public backend {
         schema_error_ = true;
         schema_message_ = message;
         throw pg_error(message, "", false);
+    }
+
+    void count_mismatches() {
+        const auto& last = encoder_.last_mismatches();
+        std::lock_guard<std::mutex> lock(mismatch_mu_);
+        for (std::size_t i = 0; i < last.size() && i < column_mismatches_.size(); ++i) {
+            column_mismatches_[i] += last[i];
+        }
     }
 
     bool batch_committed(const std::string& batch_id) {
@@ -338,6 +364,8 @@ class postgres_backend final : public backend {
     std::string txid_problem_;  // why the table has no txid column ("" when it has)
     bool txid_problem_reported_ = false;
     std::atomic<bool> txid_ready_{false};
+    mutable std::mutex mismatch_mu_;
+    std::vector<std::uint64_t> column_mismatches_;  // per promoted column, committed rows only
 };
 
 }  // namespace

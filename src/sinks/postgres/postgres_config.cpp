@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/text.h"
+#include "core/utf8.h"
 #include "sinks/postgres/postgres_conninfo.h"
 
 namespace spdlog_ext {
@@ -55,6 +56,70 @@ std::string ssl_mode_list() {
 // libpq takes keepalive times in whole seconds: round up, so 500ms does not become "off".
 std::chrono::seconds whole_seconds(std::chrono::milliseconds d) {
     return std::chrono::duration_cast<std::chrono::seconds>(d + std::chrono::milliseconds(999));
+}
+
+const struct {
+    const char* name;
+    postgres_column_type type;
+} column_type_names[] = {
+    {"text", postgres_column_type::text},
+    {"bigint", postgres_column_type::bigint},
+    {"int8", postgres_column_type::bigint},
+    {"integer", postgres_column_type::integer},
+    {"int", postgres_column_type::integer},
+    {"int4", postgres_column_type::integer},
+    {"smallint", postgres_column_type::smallint},
+    {"int2", postgres_column_type::smallint},
+    {"double precision", postgres_column_type::double_precision},
+    {"float8", postgres_column_type::double_precision},
+    {"real", postgres_column_type::real},
+    {"float4", postgres_column_type::real},
+    {"boolean", postgres_column_type::boolean},
+    {"bool", postgres_column_type::boolean},
+    {"timestamptz", postgres_column_type::timestamptz},
+    {"timestamp with time zone", postgres_column_type::timestamptz},
+    {"uuid", postgres_column_type::uuid},
+    {"jsonb", postgres_column_type::jsonb},
+};
+
+constexpr const char* columns_label = "LOG_POSTGRES_COLUMNS (columns)";
+
+[[noreturn]] void bad_columns(const std::string& problem) {
+    throw config_error("LOG_POSTGRES_COLUMNS", std::string(columns_label) + ": " + problem);
+}
+
+// Promoted column names: what a table name must be (63 bytes, no NUL, valid UTF-8 since the
+// server's identifiers are text), not a fixed column's, each once.
+void validate_postgres_columns(const std::vector<postgres_column>& columns) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+        const std::string& name = columns[i].name;
+        if (name.empty()) {
+            bad_columns("a column name is empty");
+        }
+        if (name.find('\0') != std::string::npos || !utf8::is_valid(name)) {
+            bad_columns("the name '" + utf8::sanitize(name, utf8::nul_policy::replace) +
+                        "' holds NUL or invalid UTF-8");
+        }
+        if (name.size() > detail::pg_max_identifier) {
+            bad_columns("the name '" + name + "' is " + std::to_string(name.size()) +
+                        " bytes, over PostgreSQL's 63-byte limit");
+        }
+        if (detail::pg_is_fixed_column(name)) {
+            bad_columns("'" + name +
+                        "' is a column of the log table itself: choose another name (reserved: "
+                        "id, timestamp, level, logger_name, message, extra_data, ... txid, "
+                        "created_at)");
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (columns[j].name == name) {
+                bad_columns("'" + name + "' is listed twice");
+            }
+        }
+        if (static_cast<int>(columns[i].type) < 0 ||
+            static_cast<int>(columns[i].type) > static_cast<int>(postgres_column_type::jsonb)) {
+            bad_columns("'" + name + "' has an unknown type");
+        }
+    }
 }
 
 // A count read as a size_t for an int field: saturated, so that validation sees a huge value as
@@ -237,6 +302,7 @@ void validate_postgres_settings(const postgres_config& cfg) {
                            "LOG_POSTGRES_RETENTION_DAYS (retention_days) must be between 0 (keep "
                            "everything) and 100000 days");
     }
+    validate_postgres_columns(cfg.columns);
     if (cfg.retention_chunk_rows == 0) {
         // DELETE ... LIMIT 0 deletes nothing: the table and its _batches would grow forever.
         throw config_error("LOG_POSTGRES_RETENTION_CHUNK_ROWS",
@@ -271,8 +337,91 @@ postgres_config postgres_config_from(const env_options& env) {
     cfg.tcp_user_timeout = env.get_duration("TCP_USER_TIMEOUT", cfg.tcp_user_timeout);
     cfg.statement_timeout = env.get_duration("STATEMENT_TIMEOUT", cfg.statement_timeout);
     cfg.notify = env.get_bool("NOTIFY", cfg.notify);
+    if (auto spec = env.raw("COLUMNS")) {
+        cfg.columns = parse_postgres_columns(*spec);
+    }
     env.apply_engine(cfg.engine);
     return cfg;
+}
+
+std::vector<postgres_column> parse_postgres_columns(const std::string& spec) {
+    std::vector<postgres_column> columns;
+    for (const std::string_view entry : split_any(spec, ",")) {
+        if (trim(entry).empty()) {
+            continue;  // "a:text," or an empty value
+        }
+        const auto parts = split_any(entry, ":");
+        if (parts.size() < 2 || parts.size() > 3) {
+            bad_columns("'" + std::string(entry) +
+                        "' is not name:type or name:type:index (e.g. user_id:bigint:index)");
+        }
+        postgres_column column;
+        column.name = trim(parts[0]);
+        // "double  precision", "DOUBLE PRECISION": one space between words, lower case.
+        const std::string lowered = lower(parts[1]);
+        std::string type;
+        for (const std::string_view word : split_any(lowered, " \t")) {
+            if (!word.empty()) {
+                type += (type.empty() ? "" : " ") + std::string(word);
+            }
+        }
+        bool known = false;
+        for (const auto& t : column_type_names) {
+            if (type == t.name) {
+                column.type = t.type;
+                known = true;
+            }
+        }
+        if (!known) {
+            bad_columns("'" + std::string(trim(parts[1])) + "' (column '" + column.name +
+                        "') is not a supported type: text, bigint, integer, smallint, double "
+                        "precision, real, boolean, timestamptz, uuid, jsonb");
+        }
+        if (parts.size() == 3) {
+            if (lower(trim(parts[2])) != "index") {
+                bad_columns("'" + std::string(trim(parts[2])) + "' (column '" + column.name +
+                            "'): the third part can only be 'index'");
+            }
+            column.index = true;
+        }
+        columns.push_back(std::move(column));
+    }
+    return columns;
+}
+
+const char* pg_column_type_sql(postgres_column_type type) {
+    switch (type) {
+        case postgres_column_type::text:
+            return "text";
+        case postgres_column_type::bigint:
+            return "bigint";
+        case postgres_column_type::integer:
+            return "integer";
+        case postgres_column_type::smallint:
+            return "smallint";
+        case postgres_column_type::double_precision:
+            return "double precision";
+        case postgres_column_type::real:
+            return "real";
+        case postgres_column_type::boolean:
+            return "boolean";
+        case postgres_column_type::timestamptz:
+            return "timestamp with time zone";
+        case postgres_column_type::uuid:
+            return "uuid";
+        case postgres_column_type::jsonb:
+            return "jsonb";
+    }
+    return "text";
+}
+
+bool pg_is_fixed_column(const std::string& name) {
+    static const char* const fixed[] = {
+        "id",          "timestamp", "level",    "logger_name", "process_id",    "thread_id",
+        "thread_name", "hostname",  "message",  "exception",   "function_name", "module",
+        "filename",    "lineno",    "pathname", "extra_data",  "created_at",    "txid"};
+    const std::string lowered = lower(name);
+    return std::find(std::begin(fixed), std::end(fixed), lowered) != std::end(fixed);
 }
 
 std::vector<std::string> postgres_secrets(const postgres_config& cfg) {

@@ -27,6 +27,15 @@ void validate_postgres_conninfo(const postgres_config& cfg);
 // The other settings: names over 63 bytes or with NUL, timeouts, keepalives, retention.
 void validate_postgres_settings(const postgres_config& cfg);
 
+// LOG_POSTGRES_COLUMNS: "name:type[:index],..." (e.g. "user_id:bigint:index,ok:boolean"); types
+// case-insensitive, with the aliases int8, int4, int, int2, float8, float4, bool. Names are
+// trimmed; they are checked by validate_postgres_settings. Throws config_error.
+std::vector<postgres_column> parse_postgres_columns(const std::string& spec);
+// The type's SQL name, as CREATE TABLE takes it and format_type() shows it.
+const char* pg_column_type_sql(postgres_column_type type);
+// A promoted column's name is refused when it is one of these (any case): the table's own.
+bool pg_is_fixed_column(const std::string& name);
+
 // conninfo with its defaults applied (environment fallbacks, connect_timeout).
 std::string resolve_conninfo(const postgres_config& cfg);
 

@@ -2,9 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/utf8.h"
 #include "sinks/postgres/postgres_config.h"
@@ -42,7 +45,139 @@ void create_indexes(pg_connection& conn, const postgres_config& cfg, const pg_sc
     }
 }
 
+// ", "a" bigint, ..." for CREATE TABLE.
+std::string promoted_column_definitions(pg_connection& conn, const postgres_config& cfg) {
+    std::string out;
+    for (const postgres_column& column : cfg.columns) {
+        out += ", " + conn.quote_name(column.name) + " " + pg_column_type_sql(column.type);
+    }
+    return out;
+}
+
+std::string hash_hex(const std::string& text) {
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (unsigned char c : text) {
+        hash = (hash ^ c) * 16777619u;
+    }
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", hash);
+    return hex;
+}
+
 }  // namespace
+
+std::string pg_promoted_index_name(const std::string& table, const std::string& column) {
+    // The suffix stays within 40 bytes, so pg_derived_name keeps at least 13 of the table's.
+    std::string suffix = column + "_idx";
+    if (suffix.size() > 40) {
+        suffix = std::string(utf8::truncate(column, 27)) + "_" + hash_hex(column) + "_idx";
+    }
+    return pg_derived_name(table, suffix);
+}
+
+std::string pg_ensure_promoted_columns(pg_connection& conn, const postgres_config& cfg,
+                                       const pg_schema_names& names) {
+    if (cfg.columns.empty()) {
+        return {};
+    }
+    const auto existing_types = [&] {
+        const pg_result_ptr r = conn.exec(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(" +
+            conn.quote(names.table) + ") AND a.attnum > 0 AND NOT a.attisdropped");
+        std::vector<std::pair<std::string, std::string>> out;
+        for (int i = 0; i < PQntuples(r.get()); ++i) {
+            out.emplace_back(PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1));
+        }
+        return out;
+    };
+    const auto type_of = [](const std::vector<std::pair<std::string, std::string>>& types,
+                            const std::string& name) -> const std::string* {
+        for (const auto& t : types) {
+            if (t.first == name) {
+                return &t.second;
+            }
+        }
+        return nullptr;
+    };
+    const auto add_statement = [&](const postgres_column& column) {
+        return "ALTER TABLE " + names.table + " ADD COLUMN IF NOT EXISTS " +
+               conn.quote_name(column.name) + " " + pg_column_type_sql(column.type);
+    };
+    auto types = existing_types();
+    std::vector<const postgres_column*> missing;
+    for (const postgres_column& column : cfg.columns) {
+        if (type_of(types, column.name) == nullptr) {
+            missing.push_back(&column);
+        }
+    }
+    if (!missing.empty() && !cfg.create_table) {
+        std::string message = "the log table lacks the promoted column(s) ";
+        std::string statements;
+        for (const postgres_column* column : missing) {
+            message += (column == missing.front() ? "" : ", ") + conn.quote_name(column->name);
+            statements += add_statement(*column) + "; ";
+        }
+        return message +
+               " of LOG_POSTGRES_COLUMNS and create_table is off (LOG_POSTGRES_CREATE_TABLE): "
+               "run " +
+               statements + "or turn create_table on";
+    }
+    const bool any_index = std::any_of(cfg.columns.begin(), cfg.columns.end(),
+                                       [](const postgres_column& c) { return c.index; });
+    if (cfg.create_table && (!missing.empty() || any_index)) {
+        // ADD COLUMN without a default is instant, but waits for an ACCESS EXCLUSIVE lock that
+        // would block every writer queued behind it: give up soon (pg_error; retried).
+        try {
+            conn.exec("BEGIN");
+            conn.exec("SET LOCAL lock_timeout = '2s'");
+            for (const postgres_column* column : missing) {
+                conn.exec(add_statement(*column));
+            }
+            for (const postgres_column& column : cfg.columns) {
+                if (column.index) {
+                    conn.exec(
+                        "CREATE INDEX IF NOT EXISTS " +
+                        conn.quote_name(pg_promoted_index_name(cfg.table_name(), column.name)) +
+                        " ON " + names.table + " (" + conn.quote_name(column.name) + ")");
+                }
+            }
+            conn.exec("COMMIT");
+        } catch (const pg_error& e) {
+            if (e.connection_lost || !conn.ok()) {
+                throw;
+            }
+            try {
+                conn.exec("ROLLBACK");
+            } catch (const pg_error&) {
+            }
+            if (e.sqlstate == "55P03" || e.sqlstate == "40P01" || e.sqlstate == "57014") {
+                throw;  // a lock not granted in time, a deadlock, a timeout: try again later
+            }
+            return "could not add the promoted columns of LOG_POSTGRES_COLUMNS or their indexes "
+                   "(SQLSTATE " +
+                   e.sqlstate + ": " + e.what() + ")";
+        }
+        if (!missing.empty()) {
+            types = existing_types();
+        }
+    }
+    for (const postgres_column& column : cfg.columns) {
+        const std::string* type = type_of(types, column.name);
+        if (type == nullptr) {
+            return "the log table lacks the promoted column " + conn.quote_name(column.name) +
+                   " of LOG_POSTGRES_COLUMNS";
+        }
+        if (*type != pg_column_type_sql(column.type)) {
+            return "the log table's column " + conn.quote_name(column.name) + " is " + *type +
+                   ", LOG_POSTGRES_COLUMNS says " + pg_column_type_sql(column.type) +
+                   ": change the type in LOG_POSTGRES_COLUMNS, or the column (ALTER TABLE " +
+                   names.table + " ALTER COLUMN " + conn.quote_name(column.name) + " TYPE " +
+                   pg_column_type_sql(column.type) + ")";
+        }
+    }
+    return {};
+}
 
 std::string pg_derived_name(const std::string& table, const std::string& suffix) {
     std::string name = table + "_" + suffix;
@@ -79,6 +214,9 @@ pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& 
     for (std::size_t i = 0; i < copy_columns.size(); ++i) {
         names.copy_sql += (i ? "," : "") + conn.quote_name(copy_columns[i]);
     }
+    for (const postgres_column& column : cfg.columns) {
+        names.copy_sql += "," + conn.quote_name(column.name);
+    }
     names.copy_sql += ") FROM STDIN";
     return names;
 }
@@ -104,7 +242,8 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
                   " pathname TEXT, extra_data JSONB,"
                   " created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
                   " txid BIGINT DEFAULT " +
-                  pg_txid_default(conn.server_version()) + ")");
+                  pg_txid_default(conn.server_version()) + promoted_column_definitions(conn, cfg) +
+                  ")");
         create_indexes(conn, cfg, names, new_table);
     }
     conn.exec("CREATE TABLE IF NOT EXISTS " + names.batches +

@@ -46,6 +46,19 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
 std::string pg_ensure_txid_column(pg_connection& conn, const postgres_config& cfg,
                                   const pg_schema_names& names);
 
+// The promoted columns (postgres_config::columns): with create_table, an existing table lacking
+// some gets them (ALTER TABLE ... ADD COLUMN IF NOT EXISTS) and the indexes asked for, in their
+// own transaction with a short lock_timeout. Returns "" when every column is there with its
+// type, else why not (create_table off and a column missing: the ALTER TABLE statement to run;
+// a column of another type). Throws pg_error for a lost connection or a lock not granted in
+// time (the set-up is then retried).
+std::string pg_ensure_promoted_columns(pg_connection& conn, const postgres_config& cfg,
+                                       const pg_schema_names& names);
+
+// The index of promoted column `column`: <table>_<column>_idx, shortened with hashes to stay
+// within 63 bytes.
+std::string pg_promoted_index_name(const std::string& table, const std::string& column);
+
 // Why the log table cannot be used (it is missing, or lacks a column COPY writes; messages
 // name it as `display_table`), or "" when it can.
 std::string pg_schema_problem(pg_connection& conn, const postgres_config& cfg,

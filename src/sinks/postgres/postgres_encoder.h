@@ -5,14 +5,19 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "spdlog_ext/engine/backend.h"
+#include "spdlog_ext/sinks/postgres_batch_sink.h"
 
 namespace spdlog_ext::detail {
 
-// Columns written by COPY, in this order; `id` and `created_at` are filled by the server.
+// Columns written by COPY, in this order (then the promoted columns, postgres_config::columns);
+// `id` and `created_at` are filled by the server.
 inline constexpr std::array<const char*, 15> copy_columns = {
     "timestamp",   "level",    "logger_name", "process_id", "thread_id",
     "thread_name", "hostname", "message",     "exception",  "function_name",
@@ -24,11 +29,17 @@ std::string copy_clean_text(const std::string& s);
 // Appends `text` as one COPY text-format field (backslash escapes for \ \n \r \t).
 void append_copy_field(std::string& out, std::string_view text);
 
+// A field's value as a promoted column of `type` takes it: COPY text (unescaped) in `out` and
+// true, or false when it does not fit (the server would refuse it, or it would change). A JSON
+// null is not passed here (it is SQL NULL).
+bool promoted_column_text(const nlohmann::json& value, postgres_column_type type, std::string& out);
+
 class copy_text_encoder {
   public:
     // `pid_text` and `host_text` fill the process_id and hostname columns of every row; the
-    // host is cleaned here.
-    copy_text_encoder(std::string pid_text, const std::string& host);
+    // host is cleaned here. `columns`: the promoted columns, written after extra_data.
+    copy_text_encoder(std::string pid_text, const std::string& host,
+                      std::vector<postgres_column> columns = {});
 
     // Replaces `out` with the batch as COPY text.
     void encode(record_span batch, std::string& out);
@@ -36,19 +47,28 @@ class copy_text_encoder {
     // Appends the rows of batch[next..] to `out` until it holds at least `min_bytes` (whole rows
     // only) or the batch ends; returns the index of the first row left. Lets the backend stream
     // a batch to the server while it encodes the rest: the chunks joined are encode()'s text.
+    // next == 0 starts a batch (the mismatch counts restart).
     std::size_t encode_some(record_span batch, std::size_t next, std::string& out,
                             std::size_t min_bytes);
+
+    // Per promoted column, the values of the last batch encoded that did not fit its type (they
+    // stayed in extra_data).
+    const std::vector<std::uint64_t>& last_mismatches() const noexcept { return mismatches_; }
 
     // A row's fields as COPY wants them: text, or absent for NULL.
     struct row_text {
         std::string timestamp, logger, thread_name, message, exception, function, module, filename,
             lineno, pathname, extra, tid;
         bool has_thread_name = false, has_exception = false, has_source = false, has_extra = false;
+        std::vector<std::string> promoted;  // per promoted column, its text when has_promoted
+        std::vector<char> has_promoted;
     };
 
   private:
     std::string pid_text_;
     std::string host_text_;
+    std::vector<postgres_column> columns_;
+    std::vector<std::uint64_t> mismatches_;
     row_text row_;  // scratch, reused across records
 };
 

@@ -69,7 +69,7 @@ log_page postgres_log_store::query(const page_request& request) {
                               std::to_string(request.limit));
     }
     store::sql_params params;
-    std::string where = store::filter_sql(request.filter, params);
+    std::string where = store::filter_sql(request.filter, params, impl_->cfg.columns);
     const std::string fingerprint = store::filter_fingerprint(request.filter);
     if (!request.cursor.empty()) {
         const auto c = store::decode_page_cursor(request.cursor, request.order, fingerprint);
@@ -88,12 +88,12 @@ log_page postgres_log_store::query(const page_request& request) {
     const std::string limit = " LIMIT " + std::to_string(request.limit + 1);
     std::string sql;
     if (request.order == log_order::id) {
-        sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
-              where + " ORDER BY id DESC" + limit;
+        sql = "SELECT " + store::select_columns(impl_->cfg.columns) + " FROM " +
+              impl_->table_sql() + " WHERE " + where + " ORDER BY id DESC" + limit;
     } else if (impl_->cfg.indexes == postgres_indexes::none ||
                store::effective_levels(request.filter).empty()) {  // min_level off: no rows
-        sql = "SELECT " + store::select_columns() + " FROM " + impl_->table_sql() + " WHERE " +
-              where + " ORDER BY timestamp DESC, id DESC" + limit;
+        sql = "SELECT " + store::select_columns(impl_->cfg.columns) + " FROM " +
+              impl_->table_sql() + " WHERE " + where + " ORDER BY timestamp DESC, id DESC" + limit;
     } else {
         // The presets have no B-tree on timestamp alone, but one on (level, timestamp): the
         // newest rows of each level come from it in order, and the page is the newest of those
@@ -104,7 +104,7 @@ log_page postgres_log_store::query(const page_request& request) {
                         impl_->table_sql() + " WHERE level = '" + store::level_name(level) +
                         "' AND " + where + " ORDER BY timestamp DESC, id DESC" + limit + ")";
         }
-        sql = "SELECT " + store::select_columns() + " FROM (" + branches +
+        sql = "SELECT " + store::select_columns(impl_->cfg.columns) + " FROM (" + branches +
               ") page ORDER BY timestamp DESC, id DESC" + limit;
     }
     return impl_->with_connection("query", [&](pqxx::connection& conn) {
@@ -133,7 +133,7 @@ log_page postgres_log_store::query(const page_request& request) {
 std::uint64_t postgres_log_store::count(const log_filter& filter) {
     store::sql_params params;
     const std::string sql = "SELECT count(*) FROM " + impl_->table_sql() + " WHERE " +
-                            store::filter_sql(filter, params);
+                            store::filter_sql(filter, params, impl_->cfg.columns);
     return impl_->with_connection("count", [&](pqxx::connection& conn) {
         pqxx::nontransaction tx(conn);
         return to_count(store::exec(tx, sql, params)[0][0]);

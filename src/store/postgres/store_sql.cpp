@@ -163,15 +163,57 @@ std::string text_array(const std::vector<std::string>& items) {
     return out + "}";
 }
 
-const std::string& select_columns() {
-    static const std::string columns =
-        "id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), level, "
-        "logger_name, message, exception, hostname, process_id, thread_id, thread_name, pathname, "
-        "lineno, function_name, extra_data::text";
-    return columns;
+namespace {
+
+// A column name (validated by the sink's rules: no NUL, valid UTF-8) as a quoted identifier and
+// as an E'' string literal (right whatever standard_conforming_strings says).
+std::string quoted_identifier(const std::string& name) {
+    std::string out = "\"";
+    for (const char c : name) {
+        out += c;
+        if (c == '"')
+            out += '"';
+    }
+    return out + "\"";
 }
 
-std::string filter_sql(const log_filter& filter, sql_params& params) {
+std::string escaped_literal(const std::string& text) {
+    std::string out = "E'";
+    for (const char c : text) {
+        if (c == '\'' || c == '\\')
+            out += c;
+        out += c;
+    }
+    return out + "'";
+}
+
+// {"name": value} of a promoted column, '{}' when it is NULL.
+std::string promoted_object_sql(const postgres_column& column) {
+    const std::string name = quoted_identifier(column.name);
+    return "CASE WHEN " + name + " IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(" +
+           escaped_literal(column.name) + ", " + name + ") END";
+}
+
+}  // namespace
+
+std::string merged_extra_sql(const std::vector<postgres_column>& promoted) {
+    if (promoted.empty())
+        return "extra_data";
+    std::string merged = "coalesce(extra_data, '{}'::jsonb)";
+    for (const auto& column : promoted)
+        merged += " || " + promoted_object_sql(column);
+    return "nullif(" + merged + ", '{}'::jsonb)";
+}
+
+std::string select_columns(const std::vector<postgres_column>& promoted) {
+    return "id, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), level, "
+           "logger_name, message, exception, hostname, process_id, thread_id, thread_name, "
+           "pathname, lineno, function_name, " +
+           merged_extra_sql(promoted) + "::text";
+}
+
+std::string filter_sql(const log_filter& filter, sql_params& params,
+                       const std::vector<postgres_column>& promoted) {
     std::vector<std::string> terms;
     if (filter.since) {
         terms.push_back("timestamp >= " +
@@ -236,11 +278,31 @@ std::string filter_sql(const log_filter& filter, sql_params& params) {
         }
         if (field.empty())
             continue;  // {} constrains nothing
-        terms.push_back(
-            "extra_data @> " +
-            param(params,
-                  clean_json(field).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "::jsonb"));
+        const nlohmann::json clean = clean_json(field);
+        // A promoted key is looked up in its column or in extra_data (a value that did not fit
+        // the column stayed there); the rest of the object in extra_data as before.
+        nlohmann::json rest = nlohmann::json::object();
+        for (const auto& item : clean.items()) {
+            const auto column =
+                std::find_if(promoted.begin(), promoted.end(),
+                             [&](const postgres_column& c) { return c.name == item.key(); });
+            if (column == promoted.end()) {
+                rest[item.key()] = item.value();
+                continue;
+            }
+            const nlohmann::json one = {{item.key(), item.value()}};
+            const std::string p =
+                param(params, one.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                      "::jsonb");
+            terms.push_back("((" + promoted_object_sql(*column) + ") @> " + p +
+                            " OR extra_data @> " + p + ")");
+        }
+        if (!rest.empty()) {
+            terms.push_back(
+                "extra_data @> " +
+                param(params, rest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                      "::jsonb"));
+        }
     }
     if (filter.has_exception) {
         terms.push_back(*filter.has_exception ? "exception IS NOT NULL" : "exception IS NULL");

@@ -19,11 +19,17 @@ namespace spdlog_ext::detail::store {
 // uses are appended to `params` and numbered from params.size() + 1 on. Throws
 // store_error(bad_filter) for a filter that cannot be expressed (a field that is not an object,
 // a time outside years 1..9999).
-std::string filter_sql(const log_filter& filter, sql_params& params);
+// `promoted`: the table's promoted columns (postgres_config::columns): a field predicate on one
+// of them matches its column or extra_data (where values that did not fit the type stayed).
+std::string filter_sql(const log_filter& filter, sql_params& params,
+                       const std::vector<postgres_column>& promoted = {});
 
 // The column list that row_from() (store_rows.h) reads, in that order; the timestamp comes as
-// timestamp_sql_text's format.
-const std::string& select_columns();
+// timestamp_sql_text's format. With `promoted` columns, their non-NULL values are merged back
+// into extra_data, so rows show the fields as they were logged.
+std::string select_columns(const std::vector<postgres_column>& promoted = {});
+// extra_data with the promoted columns' non-NULL values merged in (NULL when nothing is left).
+std::string merged_extra_sql(const std::vector<postgres_column>& promoted);
 
 // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ": how timestamps travel as text (parameters, cursors, rows).
 std::string format_timestamp(log_time t);

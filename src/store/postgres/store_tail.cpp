@@ -73,7 +73,8 @@ class follower {
                               "tail: poll_interval must be at least 1 ms");
         }
         sql_params probe;
-        (void)detail::store::filter_sql(options_.filter, probe);  // bad_filter before connecting
+        (void)detail::store::filter_sql(options_.filter, probe,
+                                        store_.cfg.columns);  // bad_filter before connecting
         filter_id_ = detail::store::filter_fingerprint(options_.filter);
         if (!options_.resume.empty()) {
             state_ = detail::store::decode_tail_cursor(options_.resume);
@@ -228,11 +229,13 @@ class follower {
         const snapshot s = take_snapshot(tx);  // A: first, in its own statement
         sql_params params{std::to_string(state_.x), int_array(state_.pending),
                           std::to_string(s.xmax), int_array(s.xip)};
-        const std::string filter = detail::store::filter_sql(options_.filter, params);
+        const std::string filter =
+            detail::store::filter_sql(options_.filter, params, store_.cfg.columns);
         const std::size_t limit = options_.max_rows_per_fetch;
         const auto result = detail::store::exec(
             tx,
-            "SELECT " + detail::store::select_columns() + ", txid FROM " + store_.table_sql() +
+            "SELECT " + detail::store::select_columns(store_.cfg.columns) + ", txid FROM " +
+                store_.table_sql() +
                 " WHERE (txid >= $1::int8 OR txid = ANY($2::int8[])) AND txid < $3::int8"
                 " AND txid <> ALL($4::int8[]) AND (" +
                 filter + ") ORDER BY txid, id LIMIT " + std::to_string(limit + 1),
@@ -256,10 +259,11 @@ class follower {
                 for (const auto& r : page)
                     rows.push_back(detail::store::row_from(r));
                 sql_params rest{std::to_string(t), std::to_string(rows.back().id)};
-                const std::string rest_filter = detail::store::filter_sql(options_.filter, rest);
+                const std::string rest_filter =
+                    detail::store::filter_sql(options_.filter, rest, store_.cfg.columns);
                 const auto more = detail::store::exec(
                     tx,
-                    "SELECT " + detail::store::select_columns() + ", txid FROM " +
+                    "SELECT " + detail::store::select_columns(store_.cfg.columns) + ", txid FROM " +
                         store_.table_sql() + " WHERE txid = $1::int8 AND id > $2::int8 AND (" +
                         rest_filter + ") ORDER BY id",
                     rest);
