@@ -271,6 +271,11 @@ postgres_config postgres_config_from(const env_options& env) {
     cfg.tcp_user_timeout = env.get_duration("TCP_USER_TIMEOUT", cfg.tcp_user_timeout);
     cfg.statement_timeout = env.get_duration("STATEMENT_TIMEOUT", cfg.statement_timeout);
     cfg.notify = env.get_bool("NOTIFY", cfg.notify);
+    cfg.partition = env.get_enum<postgres_partition>("PARTITION", cfg.partition,
+                                                     {{"none", postgres_partition::none},
+                                                      {"day", postgres_partition::day},
+                                                      {"week", postgres_partition::week},
+                                                      {"month", postgres_partition::month}});
     env.apply_engine(cfg.engine);
     return cfg;
 }
