@@ -291,8 +291,8 @@ std::string pg_partition_problem(pg_connection& conn, const postgres_config& cfg
     if (wanted && !partitioned) {
         return "table " + display_table +
                " exists and is not partitioned, but LOG_POSTGRES_PARTITION (partition) asks for "
-               "time partitions: the sink never converts a table. Migrate it (create a "
-               "partitioned table, ATTACH the old one as a partition or copy its rows, rename: "
+               "time partitions: the sink never converts a table. Migrate it (rename it and its "
+               "indexes, let the sink create the partitioned table, copy the rows you keep: "
                "docs/sinks/postgres.md, \"Partitioning\") or set LOG_POSTGRES_PARTITION=none";
     }
     if (!wanted && partitioned) {
