@@ -374,6 +374,12 @@ sink_result bench_sink(const std::string& url, const std::string& prefix, std::s
     spdlog_ext::postgres_config cfg;
     cfg.conninfo = url;
     cfg.table_prefix = prefix;
+    // SPDLOG_EXT_BENCH_PG_PARTITION=day|week|month: the sink's table partitioned (psql's is not).
+    const std::string partition = env_or_empty("SPDLOG_EXT_BENCH_PG_PARTITION");
+    cfg.partition = partition == "day"     ? spdlog_ext::postgres_partition::day
+                    : partition == "week"  ? spdlog_ext::postgres_partition::week
+                    : partition == "month" ? spdlog_ext::postgres_partition::month
+                                           : spdlog_ext::postgres_partition::none;
     cfg.engine.batch_max_records = batch_records;
     cfg.engine.batch_max_bytes = std::size_t(256) << 20;  // let the record count decide
     cfg.engine.queue_max_records = rows + 1000;           // nothing overflows

@@ -7,6 +7,8 @@
 // and get killed/restarted through the script; Datadog and Slack are the strict in-process fakes
 // of tests/support. Every record carries a unique integer field `chaos_id`; its level follows
 // from the id, so the driver knows which sink should have seen which id without storing them.
+// The PostgreSQL sink writes a table partitioned by day (SPDLOG_EXT_CHAOS_PG_PARTITION=none,
+// week or month picks another LOG_POSTGRES_PARTITION).
 // Exit status 0 only when every sink accounts for every record, memory stayed under the printed
 // bound and the shutdown met its deadline. See scripts/chaos.sh and docs/testing.md (Chaos suite).
 #include <spdlog/logger.h>
@@ -66,6 +68,24 @@ struct options {
                  "[--producers P] [--rss-factor F]\n",
                  why.c_str());
     std::exit(2);
+}
+
+spdlog_ext::postgres_partition chaos_pg_partition() {
+    const char* v = std::getenv("SPDLOG_EXT_CHAOS_PG_PARTITION");
+    const std::string name = v != nullptr ? v : "day";
+    if (name == "none") {
+        return spdlog_ext::postgres_partition::none;
+    }
+    if (name == "week") {
+        return spdlog_ext::postgres_partition::week;
+    }
+    if (name == "month") {
+        return spdlog_ext::postgres_partition::month;
+    }
+    if (name != "day") {
+        usage_exit("SPDLOG_EXT_CHAOS_PG_PARTITION must be none, day, week or month");
+    }
+    return spdlog_ext::postgres_partition::day;
 }
 
 options parse_options(int argc, char** argv) {
@@ -365,6 +385,7 @@ int main(int argc, char** argv) {
         spdlog_ext::postgres_config c;
         c.conninfo = pg_url;
         c.table_prefix = tag;
+        c.partition = chaos_pg_partition();
         c.connect_timeout = 2s;
         configure_engine(c.engine, 20000, 16u << 20, spdlog_ext::overflow_policy::fallback, fb,
                          opt.shutdown_timeout, errors);

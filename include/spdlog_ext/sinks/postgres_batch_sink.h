@@ -33,6 +33,14 @@ enum class postgres_indexes {
     full,      // standard + GIN(extra_data jsonb_path_ops): structured-field lookups
 };
 
+// Time partitioning of a table the sink creates (docs/sinks/postgres.md, "Partitioning").
+enum class postgres_partition {
+    none,   // one plain table; retention deletes rows in chunks
+    day,    // PARTITION BY RANGE (timestamp), one partition per UTC day
+    week,   // one per ISO week (from Monday 00:00 UTC)
+    month,  // one per UTC calendar month
+};
+
 // The SQL type of a promoted column (postgres_column). A closed set: each value is checked in the
 // sink before it is sent, so the server never refuses a row for one (docs/sinks/postgres.md).
 enum class postgres_column_type {
@@ -91,6 +99,10 @@ struct postgres_config {
     // postgres_log_store::tail wakes at once instead of at its next poll. Measured cost and why
     // it is on by default: docs/log-tail.md.
     bool notify = true;
+    // Not none: a new table is range-partitioned on timestamp; partitions are created ahead by
+    // the worker, records outside them go to a DEFAULT partition, and retention drops whole
+    // partitions. An existing table of the other kind is refused (never converted).
+    postgres_partition partition = postgres_partition::none;
     engine_config engine;  // queue, batching, retry, fallback (name defaults to "postgres")
     // Fields promoted to typed columns, after the fixed ones (LOG_POSTGRES_COLUMNS).
     std::vector<postgres_column> columns;

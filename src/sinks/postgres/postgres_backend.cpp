@@ -22,6 +22,7 @@
 #include "sinks/postgres/postgres_connection.h"
 #include "sinks/postgres/postgres_ddl.h"
 #include "sinks/postgres/postgres_encoder.h"
+#include "sinks/postgres/postgres_partitions.h"
 #include "spdlog_ext/record.h"
 
 namespace spdlog_ext::detail {
@@ -35,6 +36,12 @@ std::string random_instance_id() {
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
     return buf;
+}
+
+std::int64_t epoch_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 // After the notification queue was found full, batches go without NOTIFY for this long (the
@@ -111,6 +118,14 @@ class postgres_backend final : public backend {
                 count_mismatches();
                 return batch_result::delivered();
             }
+            if (cfg_.partition != postgres_partition::none && e.sqlstate == "23514" &&
+                std::string(e.what()).find("no partition") != std::string::npos) {
+                // Someone dropped the DEFAULT partition: set up again (it is made again) and
+                // retry, instead of taking the rows for bad data.
+                schema_checked_ = false;
+                return batch_result::retry("no partition for a row (SQLSTATE 23514): " +
+                                           std::string(e.what()));
+            }
             const pg_failure_action action = classify_pg_failure(e.sqlstate, notify);
             if (action == pg_failure_action::retry_without_notify) {
                 notify_paused_until_ = std::chrono::steady_clock::now() + notify_pause;
@@ -180,7 +195,14 @@ class postgres_backend final : public backend {
             return;
         }
         try {
-            if (cfg_.retention_days > 0) {
+            if (cfg_.partition != postgres_partition::none) {
+                partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, epoch_seconds());
+            }
+            if (cfg_.retention_days > 0 && cfg_.partition != postgres_partition::none) {
+                const pg_partition_retention r = pg_drop_expired_partitions(*conn_, cfg_, names_);
+                retention_partitions_dropped_ += r.partitions_dropped;
+                retention_deleted_ += r.default_rows_deleted;
+            } else if (cfg_.retention_days > 0) {
                 retention_deleted_ +=
                     pg_delete_in_chunks(*conn_, names_.table,
                                         "timestamp < now() - interval '" +
@@ -198,6 +220,9 @@ class postgres_backend final : public backend {
             }
             throw std::runtime_error(std::string("retention: ") + e.what());
         }
+        if (!partition_problem_.empty()) {
+            throw std::runtime_error("partitions: " + partition_problem_);
+        }
     }
 
     nlohmann::json extra_stats() const override {
@@ -206,7 +231,8 @@ class postgres_backend final : public backend {
                            {"retention_deleted", retention_deleted_.load()},
                            {"notify", cfg_.notify},
                            {"notify_queue_full", notify_queue_full_.load()},
-                           {"txid_column", txid_ready_.load()}};
+                           {"txid_column", txid_ready_.load()},
+                           {"retention_partitions_dropped", retention_partitions_dropped_.load()}};
         if (!cfg_.columns.empty()) {
             // Per promoted column: committed values that did not fit it (kept in extra_data).
             nlohmann::json mismatches = nlohmann::json::object();
@@ -308,11 +334,16 @@ class postgres_backend final : public backend {
             !problem.empty()) {
             fail_schema(problem);
         }
+        if (std::string problem = pg_partition_problem(*conn_, cfg_, names_, display_table_);
+            !problem.empty()) {
+            fail_schema(problem);
+        }
         conn_->exec("COMMIT");
         if (std::string problem = pg_ensure_promoted_columns(*conn_, cfg_, names_);
             !problem.empty()) {
             fail_schema("table " + display_table_ + ": " + problem);
         }
+        partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, epoch_seconds());
         txid_problem_ = pg_ensure_txid_column(*conn_, cfg_, names_);
         txid_ready_ = txid_problem_.empty();
         notify_channel_ = conn_->quote(pg_notify_channel(cfg_));
@@ -366,6 +397,8 @@ class postgres_backend final : public backend {
     std::atomic<bool> txid_ready_{false};
     mutable std::mutex mismatch_mu_;
     std::vector<std::uint64_t> column_mismatches_;  // per promoted column, committed rows only
+    std::string partition_problem_;  // why a partition could not be made ("" when none)
+    std::atomic<std::uint64_t> retention_partitions_dropped_{0};
 };
 
 }  // namespace

@@ -340,6 +340,11 @@ postgres_config postgres_config_from(const env_options& env) {
     if (auto spec = env.raw("COLUMNS")) {
         cfg.columns = parse_postgres_columns(*spec);
     }
+    cfg.partition = env.get_enum<postgres_partition>("PARTITION", cfg.partition,
+                                                     {{"none", postgres_partition::none},
+                                                      {"day", postgres_partition::day},
+                                                      {"week", postgres_partition::week},
+                                                      {"month", postgres_partition::month}});
     env.apply_engine(cfg.engine);
     return cfg;
 }

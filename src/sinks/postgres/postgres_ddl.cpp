@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "core/utf8.h"
 #include "sinks/postgres/postgres_config.h"
 #include "sinks/postgres/postgres_encoder.h"
+#include "sinks/postgres/postgres_partitions.h"
 
 namespace spdlog_ext::detail {
 
@@ -230,8 +232,9 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
         const pg_result_ptr existing =
             conn.exec("SELECT to_regclass(" + conn.quote(names.table) + ") IS NULL");
         const bool new_table = std::string_view(PQgetvalue(existing.get(), 0, 0)) == "t";
-        conn.exec("CREATE TABLE IF NOT EXISTS " + names.table +
-                  " (id BIGSERIAL PRIMARY KEY,"
+        conn.exec("CREATE TABLE IF NOT EXISTS " + names.table + " (id BIGSERIAL" +
+                  std::string(cfg.partition == postgres_partition::none ? " PRIMARY KEY" : "") +
+                  ","
                   " timestamp TIMESTAMPTZ NOT NULL,"
                   " level TEXT NOT NULL CHECK (level IN"
                   " ('TRACE','DEBUG','INFO','WARNING','ERROR','CRITICAL')),"
@@ -243,8 +246,14 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
                   " created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
                   " txid BIGINT DEFAULT " +
                   pg_txid_default(conn.server_version()) + promoted_column_definitions(conn, cfg) +
-                  ")");
-        create_indexes(conn, cfg, names, new_table);
+                  pg_table_tail(cfg));
+        create_indexes(conn, cfg, names, new_table);  // on a partitioned table: on each partition
+        if (new_table && cfg.partition != postgres_partition::none) {
+            pg_create_initial_partitions(conn, cfg, names,
+                                         std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+        }
     }
     conn.exec("CREATE TABLE IF NOT EXISTS " + names.batches +
               " (batch_id TEXT PRIMARY KEY, row_count INTEGER NOT NULL,"

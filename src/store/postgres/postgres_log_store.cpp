@@ -260,7 +260,11 @@ cleanup_result postgres_log_store::cleanup(int keep_days, bool dry_run) {
         return result;
     }
     const std::size_t chunk = impl_->cfg.retention_chunk_rows;
-    const std::string sql = "DELETE FROM " + table + " WHERE ctid IN (SELECT ctid FROM " + table +
+    // (tableoid, ctid): on a partitioned table (LOG_POSTGRES_PARTITION) a ctid is unique only
+    // within its partition. The chunked DELETE is kept there too (the sink's retention drops
+    // whole partitions instead).
+    const std::string sql = "DELETE FROM " + table +
+                            " WHERE (tableoid, ctid) IN (SELECT tableoid, ctid FROM " + table +
                             " WHERE " + condition + " LIMIT " + std::to_string(chunk) + ")";
     for (;;) {
         const auto deleted = impl_->with_connection("cleanup", [&](pqxx::connection& conn) {
