@@ -119,9 +119,11 @@ class postgres_backend final : public backend {
                 return batch_result::delivered();
             }
             if (cfg_.partition != postgres_partition::none && e.sqlstate == "23514" &&
-                std::string(e.what()).find("no partition") != std::string::npos) {
-                // Someone dropped the DEFAULT partition: set up again (it is made again) and
-                // retry, instead of taking the rows for bad data.
+                e.constraint.empty()) {
+                // A check violation that names no constraint is the partition routing's ("no
+                // partition of relation ... found for row"; recognised without the message text,
+                // which lc_messages may translate): someone dropped the DEFAULT partition. Set up
+                // again (it is made again) and retry, instead of taking the rows for bad data.
                 schema_checked_ = false;
                 return batch_result::retry("no partition for a row (SQLSTATE 23514): " +
                                            std::string(e.what()));

@@ -318,7 +318,8 @@ void pg_connection::fail(PGresult* r) {
         r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
     const bool lost = !ok() || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||
                       sqlstate == "57P02" || sqlstate == "57P03";
-    throw pg_error(first_line(message.c_str()), sqlstate, lost);
+    const char* constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+    throw pg_error(first_line(message.c_str()), sqlstate, lost, constraint ? constraint : "");
 }
 
 std::string pg_connection::escaped(const std::string& text, bool identifier) {

@@ -37,10 +37,15 @@ session_settings session_settings_for(const postgres_config& cfg, const std::str
 // A failed libpq call: the first line of its message, the SQLSTATE ("" when none) and whether
 // the connection is gone (to be dropped and made again).
 struct pg_error : std::runtime_error {
-    pg_error(const std::string& message, std::string state, bool lost)
-        : std::runtime_error(message), sqlstate(std::move(state)), connection_lost(lost) {}
+    pg_error(const std::string& message, std::string state, bool lost,
+             std::string constraint_name = {})
+        : std::runtime_error(message),
+          sqlstate(std::move(state)),
+          connection_lost(lost),
+          constraint(std::move(constraint_name)) {}
     std::string sqlstate;
     bool connection_lost;
+    std::string constraint;  // the server's PG_DIAG_CONSTRAINT_NAME, "" when it named none
 };
 
 struct pg_result_deleter {
