@@ -38,12 +38,6 @@ std::string random_instance_id() {
     return buf;
 }
 
-std::int64_t epoch_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // After the notification queue was found full, batches go without NOTIFY for this long (the
 // followers' polling safety net finds their rows).
 constexpr auto notify_pause = std::chrono::seconds(60);
@@ -198,7 +192,7 @@ class postgres_backend final : public backend {
         }
         try {
             if (cfg_.partition != postgres_partition::none) {
-                partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, epoch_seconds());
+                partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, pg_epoch_seconds());
             }
             if (cfg_.retention_days > 0 && cfg_.partition != postgres_partition::none) {
                 const pg_partition_retention r = pg_drop_expired_partitions(*conn_, cfg_, names_);
@@ -345,7 +339,7 @@ class postgres_backend final : public backend {
             !problem.empty()) {
             fail_schema("table " + display_table_ + ": " + problem);
         }
-        partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, epoch_seconds());
+        partition_problem_ = pg_ensure_partitions(*conn_, cfg_, names_, pg_epoch_seconds());
         txid_problem_ = pg_ensure_txid_column(*conn_, cfg_, names_);
         txid_ready_ = txid_problem_.empty();
         notify_channel_ = conn_->quote(pg_notify_channel(cfg_));

@@ -130,28 +130,23 @@ std::string pg_ensure_promoted_columns(pg_connection& conn, const postgres_confi
     if (cfg.create_table && (!missing.empty() || any_index)) {
         // ADD COLUMN without a default is instant, but waits for an ACCESS EXCLUSIVE lock that
         // would block every writer queued behind it: give up soon (pg_error; retried).
+        std::vector<std::string> statements;
+        for (const postgres_column* column : missing) {
+            statements.push_back(add_statement(*column));
+        }
+        for (const postgres_column& column : cfg.columns) {
+            if (column.index) {
+                statements.push_back(
+                    "CREATE INDEX IF NOT EXISTS " +
+                    conn.quote_name(pg_promoted_index_name(cfg.table_name(), column.name)) +
+                    " ON " + names.table + " (" + conn.quote_name(column.name) + ")");
+            }
+        }
         try {
-            conn.exec("BEGIN");
-            conn.exec("SET LOCAL lock_timeout = '2s'");
-            for (const postgres_column* column : missing) {
-                conn.exec(add_statement(*column));
-            }
-            for (const postgres_column& column : cfg.columns) {
-                if (column.index) {
-                    conn.exec(
-                        "CREATE INDEX IF NOT EXISTS " +
-                        conn.quote_name(pg_promoted_index_name(cfg.table_name(), column.name)) +
-                        " ON " + names.table + " (" + conn.quote_name(column.name) + ")");
-                }
-            }
-            conn.exec("COMMIT");
+            pg_exec_bounded(conn, statements);
         } catch (const pg_error& e) {
             if (e.connection_lost || !conn.ok()) {
                 throw;
-            }
-            try {
-                conn.exec("ROLLBACK");
-            } catch (const pg_error&) {
             }
             if (e.sqlstate == "55P03" || e.sqlstate == "40P01" || e.sqlstate == "57014") {
                 throw;  // a lock not granted in time, a deadlock, a timeout: try again later
@@ -181,19 +176,38 @@ std::string pg_ensure_promoted_columns(pg_connection& conn, const postgres_confi
     return {};
 }
 
+void pg_exec_bounded(pg_connection& conn, const std::vector<std::string>& statements) {
+    conn.exec("BEGIN");
+    try {
+        conn.exec("SET LOCAL lock_timeout = '2s'");
+        for (const auto& sql : statements) {
+            conn.exec(sql);
+        }
+        conn.exec("COMMIT");
+    } catch (const pg_error& e) {
+        if (!e.connection_lost && conn.ok()) {
+            try {
+                conn.exec("ROLLBACK");
+            } catch (const pg_error&) {  // the connection just died: nothing is open then
+            }
+        }
+        throw;
+    }
+}
+
+std::int64_t pg_epoch_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string pg_derived_name(const std::string& table, const std::string& suffix) {
     std::string name = table + "_" + suffix;
     if (name.size() <= pg_max_identifier) {
         return name;
     }
-    std::uint32_t hash = 2166136261u;  // FNV-1a
-    for (unsigned char c : table) {
-        hash = (hash ^ c) * 16777619u;
-    }
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08x", hash);
     const std::size_t keep = pg_max_identifier - suffix.size() - 10;
-    return std::string(utf8::truncate(table, keep)) + "_" + hex + "_" + suffix;
+    return std::string(utf8::truncate(table, keep)) + "_" + hash_hex(table) + "_" + suffix;
 }
 
 std::string pg_notify_channel(const postgres_config& cfg) {
@@ -249,10 +263,7 @@ void pg_create_schema(pg_connection& conn, const postgres_config& cfg,
                   pg_table_tail(cfg));
         create_indexes(conn, cfg, names, new_table);  // on a partitioned table: on each partition
         if (new_table && cfg.partition != postgres_partition::none) {
-            pg_create_initial_partitions(conn, cfg, names,
-                                         std::chrono::duration_cast<std::chrono::seconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
+            pg_create_initial_partitions(conn, cfg, names, pg_epoch_seconds());
         }
     }
     conn.exec("CREATE TABLE IF NOT EXISTS " + names.batches +
@@ -280,20 +291,14 @@ std::string pg_ensure_txid_column(pg_connection& conn, const postgres_config& cf
         // ADD COLUMN with this (volatile) default would rewrite the table; added plain and
         // given its default afterwards, both steps are instant. Old rows keep NULL and are
         // never tailed (they are history, which query() shows).
-        conn.exec("BEGIN");
-        conn.exec("SET LOCAL lock_timeout = '2s'");
-        conn.exec("ALTER TABLE " + names.table + " ADD COLUMN IF NOT EXISTS txid BIGINT");
-        conn.exec("ALTER TABLE " + names.table + " ALTER COLUMN txid SET DEFAULT " +
-                  pg_txid_default(conn.server_version()));
-        conn.exec("COMMIT");
+        pg_exec_bounded(conn,
+                        {"ALTER TABLE " + names.table + " ADD COLUMN IF NOT EXISTS txid BIGINT",
+                         "ALTER TABLE " + names.table + " ALTER COLUMN txid SET DEFAULT " +
+                             pg_txid_default(conn.server_version())});
         return {};
     } catch (const pg_error& e) {
         if (e.connection_lost || !conn.ok()) {
             throw;
-        }
-        try {
-            conn.exec("ROLLBACK");
-        } catch (const pg_error&) {
         }
         return std::string(
                    "could not add the txid column that postgres_log_store::tail needs "

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sinks/postgres/postgres_connection.h"
 #include "spdlog_ext/sinks/postgres_batch_sink.h"
@@ -24,6 +25,14 @@ std::string pg_notify_channel(const postgres_config& cfg);
 // The txid column's default: the writing transaction's 64-bit (epoch-extended) id, the same
 // numbering as pg_current_snapshot() (PostgreSQL 13+) / txid_current_snapshot() (12 and older).
 std::string pg_txid_default(int server_version);
+
+// `statements` in one transaction whose locks wait at most 2 s (ALTER/CREATE INDEX/ATTACH wait
+// for locks on the log table, and a request queued behind a long query would stall every writer
+// behind it). On failure it rolls back (unless the connection is lost) and throws the pg_error.
+void pg_exec_bounded(pg_connection& conn, const std::vector<std::string>& statements);
+
+// Seconds since 1970 UTC now (partition periods are computed from it).
+std::int64_t pg_epoch_seconds();
 
 // The statements' names, quoted and schema-qualified.
 struct pg_schema_names {

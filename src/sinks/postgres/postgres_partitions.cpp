@@ -73,31 +73,6 @@ std::string default_partition(pg_connection& conn, const pg_schema_names& names)
     return PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
 }
 
-void rollback_quietly(pg_connection& conn) {
-    try {
-        conn.exec("ROLLBACK");
-    } catch (const pg_error&) {
-    }
-}
-
-// `statements` in one transaction whose locks wait at most 2 s: CREATE/ATTACH/DETACH lock the
-// parent table, and a lock request queued behind a long query would stall every writer.
-void exec_bounded(pg_connection& conn, const std::vector<std::string>& statements) {
-    conn.exec("BEGIN");
-    try {
-        conn.exec("SET LOCAL lock_timeout = '2s'");
-        for (const auto& sql : statements) {
-            conn.exec(sql);
-        }
-        conn.exec("COMMIT");
-    } catch (const pg_error& e) {
-        if (!e.connection_lost && conn.ok()) {
-            rollback_quietly(conn);
-        }
-        throw;
-    }
-}
-
 // Another process made the same relation between our look and our CREATE.
 bool made_by_another(const pg_error& e) {
     return e.sqlstate == "42P07" || e.sqlstate == "23505";
@@ -195,9 +170,9 @@ std::string pg_ensure_partitions(pg_connection& conn, const postgres_config& cfg
     };
     if (!exists("default") && default_partition(conn, names).empty()) {
         try {
-            exec_bounded(conn,
-                         {"CREATE TABLE IF NOT EXISTS " + pg_partition_name(conn, cfg, "default") +
-                          " PARTITION OF " + names.table + " DEFAULT"});
+            pg_exec_bounded(
+                conn, {"CREATE TABLE IF NOT EXISTS " + pg_partition_name(conn, cfg, "default") +
+                       " PARTITION OF " + names.table + " DEFAULT"});
         } catch (const pg_error& e) {
             if (!made_by_another(e)) {
                 note("cannot create the DEFAULT partition", e);
@@ -210,8 +185,8 @@ std::string pg_ensure_partitions(pg_connection& conn, const postgres_config& cfg
         }
         const std::string partition = pg_partition_name(conn, cfg, p.suffix);
         try {
-            exec_bounded(conn, {"CREATE TABLE IF NOT EXISTS " + partition + " PARTITION OF " +
-                                names.table + for_values(p)});
+            pg_exec_bounded(conn, {"CREATE TABLE IF NOT EXISTS " + partition + " PARTITION OF " +
+                                   names.table + for_values(p)});
             continue;
         } catch (const pg_error& e) {
             if (made_by_another(e)) {
@@ -230,7 +205,7 @@ std::string pg_ensure_partitions(pg_connection& conn, const postgres_config& cfg
         const std::string in_range = " WHERE timestamp >= " + bound_literal(p.from_s) +
                                      " AND timestamp < " + bound_literal(p.to_s);
         try {
-            exec_bounded(
+            pg_exec_bounded(
                 conn,
                 {"CREATE TABLE " + partition + " (LIKE " + names.table +
                      " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
@@ -264,8 +239,8 @@ pg_partition_retention pg_drop_expired_partitions(pg_connection& conn, const pos
         partitions.emplace_back(PQgetvalue(expired.get(), i, 0));
     }
     for (const auto& partition : partitions) {
-        exec_bounded(conn, {"ALTER TABLE " + names.table + " DETACH PARTITION " + partition,
-                            "DROP TABLE " + partition});
+        pg_exec_bounded(conn, {"ALTER TABLE " + names.table + " DETACH PARTITION " + partition,
+                               "DROP TABLE " + partition});
         ++out.partitions_dropped;
     }
     const std::string from_default = default_partition(conn, names);
