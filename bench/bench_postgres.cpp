@@ -672,7 +672,9 @@ int run(int argc, char** argv) {
     method copy{"psql \\copy", rows, {}, {}};
     std::vector<method> sinks;
     for (std::size_t b : batch_sizes) {
-        sinks.push_back({"sink, batch " + std::to_string(b), rows, {}, {}});
+        const bool is_default = b == spdlog_ext::postgres_config{}.engine.batch_max_records;
+        sinks.push_back(
+            {"sink, batch " + std::to_string(b) + (is_default ? " (default)" : ""), rows, {}, {}});
     }
     method insert50{"INSERT 50 rows/tx", rows, {}, {}};
     method insert1{

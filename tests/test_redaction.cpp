@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -518,6 +519,92 @@ TEST_SUITE("redaction") {
         const auto stats = sink->stats();
         CHECK(stats.delivered == 1);
         CHECK(stats.fallback == 1);
+    }
+
+    // A backend that streams (prepares_records): it masks records itself as it reaches them.
+    TEST_CASE(
+        "a streaming backend gets records unmasked until it prepares them and the fallback always "
+        "masked") {
+        struct streaming_backend final : spdlog_ext::backend {
+            std::mutex mu;
+            std::vector<std::string> before;  // messages as first read, unprepared
+            std::vector<std::string> after;   // messages after context.prepare()
+            std::vector<std::size_t> sizes;
+            int calls = 0;
+            bool prepares_records() const noexcept override { return true; }
+            spdlog_ext::batch_result write(spdlog_ext::record_span batch,
+                                           const spdlog_ext::write_context& ctx) override {
+                std::lock_guard<std::mutex> lock(mu);
+                sizes.push_back(batch.size());
+                using outcome = spdlog_ext::batch_result::outcome;
+                if (calls++ == 0) {
+                    // The first try reads everything raw, prepares only the first record,
+                    // then asks for bisection: the halves must come prepared where it did
+                    // and unprepared elsewhere.
+                    for (const auto& r : batch) {
+                        before.push_back(r.message);
+                    }
+                    ctx.prepare(0, 1);
+                    after.push_back(batch[0].message);
+                    return spdlog_ext::batch_result::with(outcome::isolate, "bad data");
+                }
+                // Halves: refused without preparing anything.
+                return spdlog_ext::batch_result::with(outcome::rejected, "refused");
+            }
+        };
+        auto fallback = std::make_shared<test::capture_sink_mt>();
+        spdlog_ext::engine_config cfg;
+        cfg.redaction = redactor::defaults();
+        cfg.batch_max_records = 3;
+        cfg.batch_max_delay = std::chrono::seconds(30);  // the batch is taken when it holds 3
+        cfg.fallback = fallback;
+        cfg.error_handler = [](const std::string&) {};
+        auto owned = std::make_unique<streaming_backend>();
+        streaming_backend* backend = owned.get();
+        auto sink = std::make_shared<spdlog_ext::engine_sink>(std::move(owned), cfg);
+        spdlog::logger log("app", sink);
+        log.info("Bearer {}", "tok-000000001");
+        log.info("Bearer {}", "tok-000000002");
+        spdlog_ext::log(log, spdlog::level::info, {{"password", "hunter2"}}, "Bearer {}",
+                        "tok-000000003");
+        REQUIRE(sink->shutdown(std::chrono::seconds(5)));
+
+        std::lock_guard<std::mutex> lock(backend->mu);
+        REQUIRE(backend->before.size() == 3);
+        CHECK(backend->before[0] == "Bearer tok-000000001");  // not masked before prepare()
+        CHECK(backend->before[2] == "Bearer tok-000000003");
+        REQUIRE(backend->after.size() == 1);
+        CHECK(backend->after[0] == "Bearer " + M);
+        CHECK(backend->sizes == std::vector<std::size_t>{3, 1, 2});
+        // Every record the backend refused reaches the fallback masked, also those it never
+        // prepared.
+        const auto fell_back = fallback->records();
+        REQUIRE(fell_back.size() == 3);
+        for (const auto& r : fell_back) {
+            CHECK(r.message == "Bearer " + M);
+        }
+        CHECK(fell_back[2].fields.at("password") == M);
+        const auto stats = sink->stats();
+        CHECK(stats.fallback == 3);
+        CHECK(stats.enqueued == 3);
+    }
+
+    TEST_CASE(
+        "a backend that does not stream gets whole batches masked and rendered before write") {
+        auto seen = std::make_shared<test::backend_log>();
+        spdlog_ext::engine_config cfg;
+        cfg.redaction = redactor::defaults();
+        cfg.batch_max_records = 2;
+        cfg.batch_max_delay = std::chrono::seconds(30);
+        auto sink = std::make_shared<spdlog_ext::engine_sink>(
+            std::make_unique<test::scripted_backend>(seen), cfg);
+        sink->set_message_pattern("%l|%v");
+        spdlog::logger log("app", sink);
+        log.info("Bearer {}", "tok-000000001");
+        log.warn("plain");
+        REQUIRE(sink->flush_for(std::chrono::seconds(5)));
+        std::lock_guard<std::mutex> lock(seen->mu);
+        CHECK(seen->delivered == std::vector<std::string>{"info|Bearer " + M, "warning|plain"});
     }
 
     TEST_CASE("records the logging call hands to the fallback are masked too") {

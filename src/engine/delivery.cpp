@@ -7,12 +7,13 @@
 namespace spdlog_ext::detail {
 
 delivery::delivery(backend& backend, const engine_config& cfg, reporter& report,
-                   engine_counters& counters, delivery_host& host)
+                   engine_counters& counters, delivery_host& host, record_preparer* preparer)
     : backend_(backend),
       cfg_(cfg),
       report_(report),
       counters_(counters),
       host_(host),
+      preparer_(preparer),
       backoff_(cfg.retry_initial, cfg.retry_max_delay) {}
 
 void delivery::send(record* first, std::size_t n) {
@@ -96,8 +97,13 @@ bool delivery::wait_for_write_slot() {
 batch_result delivery::write_once(range& r) {
     batch_result result;
     try {
-        result = backend_.write(record_span(r.first(), r.size()),
-                                spdlog_ext::write_context{r.id, r.attempts, source_id_, r.begin});
+        spdlog_ext::write_context context{r.id, r.attempts, source_id_, r.begin};
+        if (backend_.prepares_records()) {
+            context.preparer = preparer_;  // the backend masks each part before reading it
+        } else {
+            prepare(r.begin, r.size());
+        }
+        result = backend_.write(record_span(r.first(), r.size()), context);
     } catch (const std::exception& e) {
         result = batch_result::retry(std::string("backend error: ") + e.what());
     } catch (...) {
@@ -124,6 +130,7 @@ void delivery::on_accepted(const range& r, batch_result& result) {
         }
         for (auto& rejected : result.rejected) {
             if (rejected.index < n && seen.insert(rejected.index).second) {
+                prepare(r.begin + rejected.index, 1);
                 report_.to_fallback(r.first() + rejected.index, 1,
                                     report_.mask(std::move(rejected.reason)));
                 ++refused;
@@ -195,8 +202,15 @@ void delivery::on_disable(const batch_result& result) {
 }
 
 void delivery::give_up(const range& r, const std::string& reason) {
+    prepare(r.begin, r.size());  // a streaming backend may not have reached them
     report_.to_fallback(r.first(), r.size(), reason);
     counters_.failed_batches.fetch_add(1, std::memory_order_relaxed);
+}
+
+void delivery::prepare(std::size_t first, std::size_t n) {
+    if (preparer_ != nullptr) {
+        preparer_->prepare(first, n);
+    }
 }
 
 }  // namespace spdlog_ext::detail

@@ -40,9 +40,10 @@ class delivery_host {
 
 class delivery {
   public:
-    // All references must outlive this.
+    // All references must outlive this. `preparer` masks and renders records before the
+    // backend or the fallback reads them (null: they are sent as they are).
     delivery(backend& backend, const engine_config& cfg, reporter& report,
-             engine_counters& counters, delivery_host& host);
+             engine_counters& counters, delivery_host& host, record_preparer* preparer = nullptr);
 
     // Delivers records [first, first + n) of one batch, or hands them to the fallback: returns
     // when each record has its final outcome.
@@ -81,12 +82,15 @@ class delivery {
     void on_rejected(const range& r, const batch_result& result);
     void on_disable(const batch_result& result);
     void give_up(const range& r, const std::string& reason);
+    // Records [first, first + n) of the batch, masked and rendered before anyone reads them.
+    void prepare(std::size_t first, std::size_t n);
 
     backend& backend_;
     const engine_config& cfg_;
     reporter& report_;
     engine_counters& counters_;
     delivery_host& host_;
+    record_preparer* preparer_;
     backoff backoff_;
     std::uint64_t next_range_id_ = 0;
     std::uint64_t source_id_ = 0;  // of the batch being sent

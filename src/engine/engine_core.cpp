@@ -30,7 +30,8 @@ engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
       backend_(std::move(backend)),
       report_(cfg_, counters_),
       queue_(cfg_, counters_),
-      delivery_(*backend_, cfg_, report_, counters_, queue_) {
+      preparation_(cfg_.redaction.get(), formats_),
+      delivery_(*backend_, cfg_, report_, counters_, queue_, &preparation_) {
     if (cfg_.name.empty()) {
         cfg_.name = "engine";
     }
@@ -282,14 +283,9 @@ void engine_core::run() {
 void engine_core::process(worker_batch& b) {
     const std::size_t n = b.count;
     if (n > 0) {
-        if (cfg_.redaction) {
-            // Once per batch, before the first attempt: retries, bisection halves and the
-            // fallback all see the masked record.
-            for (std::size_t i = 0; i < n; ++i) {
-                cfg_.redaction->apply(b.records[i]);
-            }
-        }
-        formats_.render(b);
+        // Each record is masked and rendered once, before its first write (by a streaming
+        // backend as it goes) or its fallback: retries and bisection halves reuse it.
+        preparation_.begin(b);
         delivery_.send(b.records.data(), n);
     }
     // The counters are settled by the next next_batch(), under the lock it takes anyway.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/batch.h"
+#include "engine/batch_preparation.h"
 #include "engine/delivery.h"
 #include "engine/engine_counters.h"
 #include "engine/message_formats.h"
@@ -62,6 +63,7 @@ class engine_core : public std::enable_shared_from_this<engine_core> {
     reporter report_;
     record_queue queue_;
     message_formats formats_;
+    batch_preparation preparation_;  // before delivery_, which uses it
     delivery delivery_;
 
     std::mutex shutdown_mu_;  // serialises shutdown() callers

@@ -37,10 +37,10 @@ void message_formats::take(std::vector<formatter_change>& changes) {
     changes.clear();
 }
 
-void message_formats::render(worker_batch& b) {
+bool message_formats::begin_batch(const worker_batch& b) {
     auto& fs = worker_formatters_;
     if (fs.empty() || b.count == 0) {
-        return;  // no message formatter was ever set: messages are the payload
+        return false;  // no message formatter was ever set: messages are the payload
     }
     // Records come in sequence order: a formatter followed by one that applies from this
     // batch's first record on is of no use any more.
@@ -49,19 +49,21 @@ void message_formats::render(worker_batch& b) {
     }
     if (fs.size() == 1 && !fs.front().formatter && fs.front().from_seq <= b.seqs[0]) {
         fs.clear();  // back to the plain payload for good
-        return;
+        return false;
     }
-    spdlog::memory_buf_t buf;
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < b.count; ++i) {
-        const std::uint64_t seq = b.seqs[i];
-        while (k + 1 < fs.size() && fs[k + 1].from_seq <= seq) {
-            ++k;
-        }
-        // The formatter in force when the record was logged; none before the first change.
-        if (fs[k].formatter && fs[k].from_seq <= seq) {
-            format_message(*fs[k].formatter, b.records[i], buf);
-        }
+    return true;
+}
+
+void message_formats::render(worker_batch& b, std::size_t i) {
+    const auto& fs = worker_formatters_;
+    const std::uint64_t seq = b.seqs[i];
+    std::size_t k = 0;  // the list is short: one formatter, rarely a few
+    while (k + 1 < fs.size() && fs[k + 1].from_seq <= seq) {
+        ++k;
+    }
+    // The formatter in force when the record was logged; none before the first change.
+    if (k < fs.size() && fs[k].formatter && fs[k].from_seq <= seq) {
+        format_message(*fs[k].formatter, b.records[i], buf_);
     }
 }
 

@@ -33,9 +33,11 @@ class message_formats {
     // in force now (if any).
     void format_for_call(record& rec);
 
-    // Worker side: takes the changes next_batch() handed over, then renders a batch.
+    // Worker side: takes the changes next_batch() handed over; then, per batch, begin_batch()
+    // (false: no record of it needs a formatter) and render() for each record, in any order.
     void take(std::vector<formatter_change>& changes);
-    void render(worker_batch& b);
+    bool begin_batch(const worker_batch& b);
+    void render(worker_batch& b, std::size_t i);
 
   private:
     // Serialises change() and guards call_formatter_.
@@ -44,6 +46,7 @@ class message_formats {
     // Worker only: the formatters that records still to be rendered may need, by from_seq;
     // each record is formatted by the last one whose from_seq is not above its own.
     std::deque<formatter_change> worker_formatters_;
+    spdlog::memory_buf_t buf_;  // worker only
 };
 
 }  // namespace spdlog_ext::detail

@@ -1118,6 +1118,43 @@ TEST_SUITE("postgres") {
         CHECK(pg_test::count(f.q_table() + " WHERE message = 'twice'") == 1);
     }
 
+    // The sink masks records as it streams them (backend::prepares_records): every row of a
+    // batch spanning many COPY pieces, and the record isolated to the fallback, come masked.
+    TEST_CASE("postgres secrets are masked in every stored row and in the isolated record") {
+        pg_fixture f("masked");
+        pg_test::table_cleanup cleanup({f.prefix});
+        auto cfg = f.config();
+        cfg.engine.batch_max_delay = 500ms;  // one batch of several COPY pieces
+        auto sink = std::make_shared<spdlog_ext::postgres_batch_sink>(cfg);
+        spdlog::logger logger("masked", sink);
+        logger.info("set-up");  // the sink creates the table
+        REQUIRE(sink->flush_for(30s));
+        pg_test::exec("CREATE UNIQUE INDEX ON " + f.q_table() + " (message)");
+        constexpr int n = 3000;
+        for (int i = 0; i < n; ++i) {
+            // Record 2000 repeats record 1000's message: the server refuses the batch and the
+            // sink isolates it.
+            const int k = i == 2000 ? 1000 : i;
+            spdlog_ext::log(logger, spdlog::level::info, {{"password", "hunter2"}, {"n", i}},
+                            "call {} with Bearer tok-{:012d}", k, k);
+        }
+        const bool flushed = sink->flush_for(60s);
+        const auto s = sink->stats();
+        INFO(f.describe(s));
+        REQUIRE(flushed);
+        check_accounting(s, n + 1);
+        CHECK(s.fallback == 1);
+        CHECK(pg_test::count(f.q_table()) == n);
+        CHECK(pg_test::count(f.q_table() + " WHERE message LIKE '%tok-%' OR extra_data::text "
+                                           "LIKE '%hunter2%'") == 0);
+        CHECK(pg_test::count(f.q_table() + " WHERE message LIKE '%Bearer [REDACTED]' AND "
+                                           "extra_data->>'password' = '[REDACTED]'") == n - 1);
+        REQUIRE(f.fallback->size() == 1);
+        const auto isolated = f.fallback->records().front();
+        CHECK(isolated.message == "call 1000 with Bearer [REDACTED]");
+        CHECK(isolated.fields.at("password") == "[REDACTED]");
+    }
+
     TEST_CASE("postgres a unique violation on the batch id means an earlier try committed") {
         pg_fixture f("uniqid");
         pg_test::table_cleanup cleanup({f.prefix});

@@ -86,6 +86,16 @@ struct batch_result {
     }
 };
 
+// Masks (the sink's redaction) and renders (its message formatter) records before a backend
+// reads them. Positions are within the engine's batch (write_context::source_offset + i).
+class record_preparer {
+  public:
+    virtual void prepare(std::size_t first, std::size_t count) = 0;
+
+  protected:
+    ~record_preparer() = default;
+};
+
 // What the engine tells a backend about a write.
 struct write_context {
     // The same for every try of the same records (retries), different for every other batch
@@ -97,6 +107,17 @@ struct write_context {
     // backend can give each record something once (an InfluxDB timestamp) and reuse it.
     std::uint64_t source_id = 0;
     std::size_t source_offset = 0;
+    // Set when backend::prepares_records() is true: the records are not masked yet.
+    record_preparer* preparer = nullptr;
+
+    // Masks and renders records [first, first + count) of this write before the backend
+    // reads them: needed only when backend::prepares_records() is true. Cheap on records
+    // already done (retries, split halves); may throw (out of memory) like write() itself.
+    void prepare(std::size_t first, std::size_t count) const {
+        if (preparer != nullptr) {
+            preparer->prepare(source_offset + first, count);
+        }
+    }
 };
 
 class backend {
@@ -117,6 +138,13 @@ class backend {
 
     // Backend-specific stats merged into sink_stats::backend (e.g. {"connected": true}).
     virtual nlohmann::json extra_stats() const { return nlohmann::json::object(); }
+
+    // False (the default): the engine masks and renders a whole batch before write(). True:
+    // write() calls context.prepare() on each part before reading it, so that masking the
+    // rest overlaps sending this part (a streamed PostgreSQL COPY: the server parses while the
+    // worker masks). Records the backend never prepared are prepared by the engine before
+    // they go to the fallback.
+    virtual bool prepares_records() const noexcept { return false; }
 };
 
 }  // namespace spdlog_ext

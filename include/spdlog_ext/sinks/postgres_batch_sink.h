@@ -69,8 +69,10 @@ struct postgres_config {
     postgres_config() {
         engine.name = "postgres";
         engine.redaction = redactor::defaults();  // secrets never leave the process
-        engine.batch_max_records = 5000;          // COPY likes big batches
-        engine.batch_max_bytes = 8u << 20;
+        // COPY likes big batches: each commit costs the server a few ms, and a batch is this
+        // large only when a backlog builds (docs/benchmarks.md#postgresql).
+        engine.batch_max_records = 20000;
+        engine.batch_max_bytes = 16u << 20;
     }
 
     // libpq connection string or URI. Empty: LOG_POSTGRES_URL, else DATABASE_URL, else libpq's

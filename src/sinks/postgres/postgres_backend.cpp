@@ -45,6 +45,9 @@ constexpr auto notify_pause = std::chrono::seconds(60);
 // The COPY data goes to the server in pieces of about this size as they are encoded: small
 // enough that the server starts parsing at once, large enough to cost few system calls.
 constexpr std::size_t copy_piece_bytes = std::size_t(256) << 10;
+constexpr std::size_t first_copy_piece_bytes = std::size_t(8) << 10;
+// Records masked at a time before they are encoded (write_context::prepare).
+constexpr std::size_t prepare_records = 32;
 
 class postgres_backend final : public backend {
   public:
@@ -57,6 +60,8 @@ class postgres_backend final : public backend {
           encoder_(pid_text_, host_name(), cfg_.columns),
           display_table_((cfg_.schema.empty() ? "" : cfg_.schema + ".") + cfg_.table_name()),
           column_mismatches_(cfg_.columns.size(), 0) {}
+
+    bool prepares_records() const noexcept override { return true; }
 
     batch_result write(record_span batch, const write_context& ctx) override {
         std::string error;
@@ -85,14 +90,29 @@ class postgres_backend final : public backend {
                              std::to_string(batch.size()) + " " + instance_ + "'); ";
             }
             statement += names_.copy_sql + "; COMMIT";
-            recording_id = true;  // an error now is the batch id's (or BEGIN's, NOTIFY's)
+            // Streamed: the server parses one piece while the worker masks (the engine's
+            // redaction, done here as the records come: prepares_records) and encodes the
+            // next. The first piece is encoded while the statements before the COPY run, and
+            // is small, so that the server starts parsing at once.
             conn_->copy_start(statement);
-            recording_id = false;
-            // Streamed: the server parses one piece while the worker encodes the next.
-            for (std::size_t next = 0; next < batch.size();) {
+            std::size_t next = 0;
+            std::size_t piece = first_copy_piece_bytes;
+            bool started = false;
+            while (!started || next < batch.size()) {
                 buffer_.clear();
-                next = encoder_.encode_some(batch, next, buffer_, copy_piece_bytes);
+                while (next < batch.size() && buffer_.size() < piece) {
+                    const std::size_t end = std::min(batch.size(), next + prepare_records);
+                    ctx.prepare(next, end - next);
+                    next = encoder_.encode_some(batch.subspan(0, end), next, buffer_, piece);
+                }
+                if (!started) {
+                    recording_id = true;  // an error now is the batch id's (or BEGIN's, NOTIFY's)
+                    conn_->copy_ready();
+                    recording_id = false;
+                    started = true;
+                }
                 conn_->copy_send(buffer_);
+                piece = copy_piece_bytes;
             }
             committing = true;  // the end of the data starts the COMMIT
             conn_->copy_end();

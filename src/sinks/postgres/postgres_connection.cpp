@@ -164,7 +164,14 @@ pg_result_ptr pg_connection::exec(const std::string& sql) {
 }
 
 void pg_connection::copy_start(const std::string& copy_sql) {
-    pg_result_ptr start = send_and_wait(copy_sql);
+    if (PQsendQuery(conn_, copy_sql.c_str()) != 1) {
+        fail(nullptr);
+    }
+    flush();
+}
+
+void pg_connection::copy_ready() {
+    pg_result_ptr start = last_result();
     check(start.get(), PGRES_COPY_IN, PGRES_COPY_IN);
 }
 

@@ -74,10 +74,13 @@ class pg_connection {
     std::string quote(const std::string& value) { return escaped(value, false); }
 
     // COPY ... FROM STDIN fed piece by piece, so that the server parses one piece while the
-    // caller encodes the next: copy_start runs `copy_sql` (statements before the COPY may share
-    // the string) up to the COPY, copy_send queues a piece and sends it (waiting only while the
-    // socket is full), copy_end ends the data and returns once the server has taken it all.
+    // caller encodes the next: copy_start sends `copy_sql` (statements before the COPY may share
+    // the string) and returns at once, so the caller can encode the first piece meanwhile;
+    // copy_ready waits until the server runs the COPY (throwing what failed before it);
+    // copy_send queues a piece and sends it (waiting only while the socket is full), copy_end
+    // ends the data and returns once the server has taken it all.
     void copy_start(const std::string& copy_sql);
+    void copy_ready();
     void copy_send(std::string_view data);
     void copy_end();
 
