@@ -28,7 +28,7 @@ spdlog::log_clock::time_point fixed_time() {
     return spdlog::log_clock::time_point(std::chrono::duration_cast<spdlog::log_clock::duration>(
         std::chrono::seconds(1700000000) + std::chrono::nanoseconds(123456789)));
 }
-const std::string fixed_time_text = "2023-11-14T22:13:20.123456+00:00";
+const std::string fixed_time_text = "2023-11-14 22:13:20.123456+00";
 
 record bare_record(const std::string& message = "m") {
     record r;
@@ -192,6 +192,61 @@ TEST_SUITE("postgres") {
         }
     }
 
+    TEST_CASE("a batch without exceptions or source locations leaves their columns out") {
+        using spdlog_ext::detail::copy_shape;
+        using spdlog_ext::detail::copy_shape_of;
+        record plain = bare_record("plain");
+        plain.fields = {{"user", "ann"}};
+        record line_only = bare_record("line");
+        line_only.source_line = 5;
+        record failed = bare_record("failed");
+        failed.fields = {{"exception", "boom"}};
+        const auto shape_of = [](const std::vector<record>& batch) {
+            return copy_shape_of(spdlog_ext::record_span(batch.data(), batch.size())).index();
+        };
+        CHECK(shape_of({plain, plain}) == copy_shape{false, false}.index());
+        CHECK(shape_of({plain, line_only}) == copy_shape{false, true}.index());
+        CHECK(shape_of({failed, plain}) == copy_shape{true, false}.index());
+        CHECK(shape_of({plain, failed, line_only}) == copy_shape{true, true}.index());
+        CHECK(spdlog_ext::detail::copy_columns_for(copy_shape{}).size() == 15);
+        CHECK(spdlog_ext::detail::copy_columns_for(copy_shape{false, false}) ==
+              std::vector<const char*>{"timestamp", "level", "logger_name", "process_id",
+                                       "thread_id", "thread_name", "hostname", "message",
+                                       "extra_data"});
+        // The rows then have as many fields as the shape's columns, in their order.
+        for (std::size_t i = 0; i < 4; ++i) {
+            const copy_shape shape = copy_shape::of_index(i);
+            const auto columns = spdlog_ext::detail::copy_columns_for(shape);
+            copy_text_encoder encoder("1234", "db-host");
+            const std::vector<record> batch{plain, line_only, failed};
+            std::string out;
+            encoder.encode_some(spdlog_ext::record_span(batch.data(), batch.size()), 0, out,
+                                std::string::npos, shape);
+            std::size_t line_start = 0;
+            for (const record& r : batch) {
+                const std::size_t end = out.find('\n', line_start);
+                REQUIRE(end != std::string::npos);
+                const auto fields = fields_of_line(out.substr(line_start, end - line_start));
+                line_start = end + 1;
+                REQUIRE(fields.size() == columns.size());
+                std::map<std::string, std::string> row;
+                for (std::size_t c = 0; c < columns.size(); ++c) {
+                    row[columns[c]] = fields[c];
+                }
+                CHECK(row.at("message") == r.message);
+                CHECK(row.count("exception") == (shape.exception ? 1u : 0u));
+                CHECK(row.count("lineno") == (shape.source ? 1u : 0u));
+                if (shape.exception) {
+                    CHECK(row.at("exception") == (r.message == "failed" ? "boom" : "\\N"));
+                }
+                if (shape.source) {
+                    CHECK(row.at("lineno") == (r.message == "line" ? "5" : "\\N"));
+                }
+            }
+            CHECK(line_start == out.size());
+        }
+    }
+
     TEST_CASE("the encoder reuses its scratch row without leaking one record into the next") {
         record full = bare_record("first");
         full.thread_name = "t";
@@ -228,15 +283,15 @@ TEST_SUITE("postgres") {
 
     TEST_CASE("the timestamp is RFC 3339 UTC with microseconds truncated") {
         record r = bare_record();
-        CHECK(row_of(encode_one(r)).at("timestamp") == "2023-11-14T22:13:20.123456+00:00");
+        CHECK(row_of(encode_one(r)).at("timestamp") == "2023-11-14 22:13:20.123456+00");
         r.time =
             spdlog::log_clock::time_point(std::chrono::duration_cast<spdlog::log_clock::duration>(
                 std::chrono::seconds(1700000000) + std::chrono::nanoseconds(999999)));
-        CHECK(row_of(encode_one(r)).at("timestamp") == "2023-11-14T22:13:20.000999+00:00");
+        CHECK(row_of(encode_one(r)).at("timestamp") == "2023-11-14 22:13:20.000999+00");
         r.time =
             spdlog::log_clock::time_point(std::chrono::duration_cast<spdlog::log_clock::duration>(
                 std::chrono::seconds(946684799)));
-        CHECK(row_of(encode_one(r)).at("timestamp") == "1999-12-31T23:59:59.000000+00:00");
+        CHECK(row_of(encode_one(r)).at("timestamp") == "1999-12-31 23:59:59.000000+00");
     }
 
     TEST_CASE("text columns are escaped and cleaned in the row") {

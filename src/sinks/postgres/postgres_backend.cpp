@@ -89,11 +89,12 @@ class postgres_backend final : public backend {
                 statement += "SELECT pg_notify(" + notify_channel_ + ", 'v1 " +
                              std::to_string(batch.size()) + " " + instance_ + "'); ";
             }
-            statement += names_.copy_sql + "; COMMIT";
+            const copy_shape shape = copy_shape_of(batch);
+            statement += names_.copy_sql[shape.index()] + "; COMMIT";
             // Streamed: the server parses one piece while the worker masks (the engine's
             // redaction, done here as the records come: prepares_records) and encodes the
-            // next. The first piece is encoded while the statements before the COPY run, and
-            // is small, so that the server starts parsing at once.
+            // next. The first piece is encoded while the statements before the COPY run; the
+            // pieces grow from small ones, so that the server starts parsing at once.
             conn_->copy_start(statement);
             std::size_t next = 0;
             std::size_t piece = first_copy_piece_bytes;
@@ -103,7 +104,7 @@ class postgres_backend final : public backend {
                 while (next < batch.size() && buffer_.size() < piece) {
                     const std::size_t end = std::min(batch.size(), next + prepare_records);
                     ctx.prepare(next, end - next);
-                    next = encoder_.encode_some(batch.subspan(0, end), next, buffer_, piece);
+                    next = encoder_.encode_some(batch.subspan(0, end), next, buffer_, piece, shape);
                 }
                 if (!started) {
                     recording_id = true;  // an error now is the batch id's (or BEGIN's, NOTIFY's)
@@ -112,7 +113,7 @@ class postgres_backend final : public backend {
                     started = true;
                 }
                 conn_->copy_send(buffer_);
-                piece = copy_piece_bytes;
+                piece = std::min(piece * 4, copy_piece_bytes);  // 8, 32, 128, 256 KiB
             }
             committing = true;  // the end of the data starts the COMMIT
             conn_->copy_end();

@@ -226,14 +226,18 @@ pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& 
     pg_schema_names names;
     names.table = schema_prefix + conn.quote_name(table);
     names.batches = schema_prefix + conn.quote_name(pg_derived_name(table, "batches"));
-    names.copy_sql = "COPY " + names.table + " (";
-    for (std::size_t i = 0; i < copy_columns.size(); ++i) {
-        names.copy_sql += (i ? "," : "") + conn.quote_name(copy_columns[i]);
+    for (std::size_t shape = 0; shape < names.copy_sql.size(); ++shape) {
+        std::string& sql = names.copy_sql[shape];
+        sql = "COPY " + names.table + " (";
+        const auto columns = copy_columns_for(copy_shape::of_index(shape));
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            sql += (i ? "," : "") + conn.quote_name(columns[i]);
+        }
+        for (const postgres_column& column : cfg.columns) {
+            sql += "," + conn.quote_name(column.name);
+        }
+        sql += ") FROM STDIN";
     }
-    for (const postgres_column& column : cfg.columns) {
-        names.copy_sql += "," + conn.quote_name(column.name);
-    }
-    names.copy_sql += ") FROM STDIN";
     return names;
 }
 

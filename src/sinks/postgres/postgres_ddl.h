@@ -3,6 +3,8 @@
 // the txid column the live tail needs, the NOTIFY channel, and the chunked DELETEs of retention.
 #pragma once
 
+#include <array>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,9 +38,11 @@ std::int64_t pg_epoch_seconds();
 
 // The statements' names, quoted and schema-qualified.
 struct pg_schema_names {
-    std::string table;     // the log table
-    std::string batches;   // its committed batch ids
-    std::string copy_sql;  // COPY <table> (<copy_columns>) FROM STDIN
+    std::string table;    // the log table
+    std::string batches;  // its committed batch ids
+    // COPY <table> (<copy_columns_for(shape)>, <promoted columns>) FROM STDIN, by
+    // copy_shape::index().
+    std::array<std::string, 4> copy_sql;
 };
 pg_schema_names pg_schema_names_for(pg_connection& conn, const postgres_config& cfg);
 
