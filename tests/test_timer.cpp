@@ -223,6 +223,8 @@ TEST_SUITE("timer") {
             CHECK_FALSE(t.active());
             t.lap("parsed");
             t.fail();
+            spdlog_ext::scoped_timer by_reference(*c.logger, "db.query");
+            CHECK_FALSE(by_reference.active());
         }
         CHECK(spdlog_ext::time_call(
                   c.logger, "quiet", [] { return 3; }, spdlog::level::debug) == 3);

@@ -84,13 +84,10 @@ class scoped_timer {
     std::size_t laps_dropped_ = 0;
 };
 
-// Calls fn() inside a scoped_timer and returns what it returns (values, references, move-only
-// types, void). An exception from fn is logged (outcome "error" with its text) and rethrown.
+namespace detail {
+// fn() with its exception, if any, given to the timer (then rethrown).
 template <typename Fn>
-decltype(auto) time_call(spdlog::logger& logger, std::string_view name, Fn&& fn,
-                         spdlog::level::level_enum level = spdlog::level::info,
-                         field_list fields = {}, timer_options options = {}) {
-    scoped_timer timer(logger, name, level, std::move(fields), options);
+decltype(auto) invoke_timed(scoped_timer& timer, Fn&& fn) {
     try {
         return std::invoke(std::forward<Fn>(fn));
     } catch (const std::exception& e) {
@@ -101,21 +98,24 @@ decltype(auto) time_call(spdlog::logger& logger, std::string_view name, Fn&& fn,
         throw;
     }
 }
+}  // namespace detail
+
+// Calls fn() inside a scoped_timer and returns what it returns (values, references, move-only
+// types, void). An exception from fn is logged (outcome "error" with its text) and rethrown.
+template <typename Fn>
+decltype(auto) time_call(spdlog::logger& logger, std::string_view name, Fn&& fn,
+                         spdlog::level::level_enum level = spdlog::level::info,
+                         field_list fields = {}, timer_options options = {}) {
+    scoped_timer timer(logger, name, level, std::move(fields), options);
+    return detail::invoke_timed(timer, std::forward<Fn>(fn));
+}
 
 template <typename Fn>
 decltype(auto) time_call(const std::shared_ptr<spdlog::logger>& logger, std::string_view name,
                          Fn&& fn, spdlog::level::level_enum level = spdlog::level::info,
                          field_list fields = {}, timer_options options = {}) {
     scoped_timer timer(logger, name, level, std::move(fields), options);
-    try {
-        return std::invoke(std::forward<Fn>(fn));
-    } catch (const std::exception& e) {
-        timer.fail(e);
-        throw;
-    } catch (...) {
-        timer.fail();
-        throw;
-    }
+    return detail::invoke_timed(timer, std::forward<Fn>(fn));
 }
 
 }  // namespace spdlog_ext
