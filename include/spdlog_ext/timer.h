@@ -43,18 +43,38 @@ inline constexpr std::size_t max_timer_laps = 32;
 // destroys it (the record carries that thread's scoped fields). Never throws from its end.
 class scoped_timer {
   public:
+    // The level check is inline so that a disabled timer costs no call into the library.
     scoped_timer(spdlog::logger& logger, std::string_view name,
                  spdlog::level::level_enum level = spdlog::level::info, field_list fields = {},
-                 timer_options options = {});
+                 timer_options options = {}) {
+        if (logger.should_log(level)) {
+            logger_ = &logger;
+            start(name, level, std::move(fields), options);
+        }
+    }
     scoped_timer(const std::shared_ptr<spdlog::logger>& logger, std::string_view name,
                  spdlog::level::level_enum level = spdlog::level::info, field_list fields = {},
-                 timer_options options = {});
-    ~scoped_timer();
+                 timer_options options = {}) {
+        if (logger && logger->should_log(level)) {
+            owner_ = logger;
+            logger_ = logger.get();
+            start(name, level, std::move(fields), options);
+        }
+    }
+    ~scoped_timer() {
+        if (logger_ != nullptr) {
+            stop();
+        }
+    }
     scoped_timer(const scoped_timer&) = delete;
     scoped_timer& operator=(const scoped_timer&) = delete;
 
     // Marks a lap: its time since the start goes into the `laps` field, in order.
-    void lap(std::string_view name) noexcept;
+    void lap(std::string_view name) noexcept {
+        if (logger_ != nullptr) {
+            record_lap(name);
+        }
+    }
     // Outcome "error" with the exception's text (and its nested exceptions).
     void fail(const std::exception& e) noexcept;
     // Outcome "error", no text (an exception not derived from std::exception).
@@ -67,6 +87,7 @@ class scoped_timer {
     bool active() const noexcept { return logger_ != nullptr; }
 
   private:
+    void record_lap(std::string_view name) noexcept;
     void start(std::string_view name, spdlog::level::level_enum level, field_list&& fields,
                const timer_options& options) noexcept;
 

@@ -6,25 +6,6 @@
 
 namespace spdlog_ext {
 
-scoped_timer::scoped_timer(spdlog::logger& logger, std::string_view name,
-                           spdlog::level::level_enum level, field_list fields,
-                           timer_options options) {
-    if (logger.should_log(level)) {
-        logger_ = &logger;
-        start(name, level, std::move(fields), options);
-    }
-}
-
-scoped_timer::scoped_timer(const std::shared_ptr<spdlog::logger>& logger, std::string_view name,
-                           spdlog::level::level_enum level, field_list fields,
-                           timer_options options) {
-    if (logger && logger->should_log(level)) {
-        owner_ = logger;
-        logger_ = logger.get();
-        start(name, level, std::move(fields), options);
-    }
-}
-
 void scoped_timer::start(std::string_view name, spdlog::level::level_enum level,
                          field_list&& fields, const timer_options& options) noexcept {
     try {
@@ -39,14 +20,7 @@ void scoped_timer::start(std::string_view name, spdlog::level::level_enum level,
     }
 }
 
-scoped_timer::~scoped_timer() {
-    stop();
-}
-
-void scoped_timer::lap(std::string_view name) noexcept {
-    if (logger_ == nullptr) {
-        return;
-    }
+void scoped_timer::record_lap(std::string_view name) noexcept {
     if (laps_.size() >= max_timer_laps) {
         ++laps_dropped_;
         return;
