@@ -1,12 +1,15 @@
 #include <doctest/doctest.h>
 #include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <chrono>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
+#include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/metrics.h"
 #include "spdlog_ext/timer.h"
 #include "support/test_backends.h"
@@ -277,6 +280,20 @@ TEST_SUITE("timer") {
         }
         CHECK(weak.expired());
         CHECK(sink->size() == 1);
+    }
+
+    TEST_CASE("a plain spdlog sink shows the fields through json_formatter") {
+        std::ostringstream out;
+        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+        sink->set_formatter(std::make_unique<spdlog_ext::json_formatter>());
+        spdlog::logger logger("plain", sink);
+        spdlog_ext::time_call(logger, "db.query", [] {}, spdlog::level::info,
+                              {{"table", "orders"}});
+        const auto line = nlohmann::json::parse(out.str());
+        CHECK(starts_with(line["message"].get<std::string>(), "db.query took "));
+        CHECK(line["fields"]["table"] == "orders");
+        CHECK(line["fields"]["outcome"] == "ok");
+        CHECK(line["fields"]["duration_ms"].is_number_float());
     }
 
     TEST_CASE("a failing logger never escapes the timer") {
