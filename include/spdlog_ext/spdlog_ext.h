@@ -21,6 +21,7 @@
 #include "spdlog_ext/registry.h"
 #include "spdlog_ext/runtime_levels.h"
 #include "spdlog_ext/sinks/jsonl_file_sink.h"
+#include "spdlog_ext/timer.h"
 #include "spdlog_ext/version.h"
 
 #if SPDLOG_EXT_WITH_POSTGRES
