@@ -41,6 +41,8 @@ test_pkgs=(
   postgresql influxdb
   curl ca-certificates openssl
   clang python3
+  # the health tests parse prometheus_text() with the Prometheus client's strict parser
+  python3-prometheus-client
   # used by scripts/services.sh: ss, runuser/setpriv/setsid, useradd, ps
   iproute2 util-linux passwd procps
 )

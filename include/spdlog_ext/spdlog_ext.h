@@ -14,6 +14,7 @@
 #include "spdlog_ext/features.h"
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/fields_flag.h"
+#include "spdlog_ext/health.h"
 #include "spdlog_ext/json_formatter.h"
 #include "spdlog_ext/metrics.h"
 #include "spdlog_ext/record.h"

@@ -10,6 +10,7 @@
 #include "core/utf8.h"
 #include "engine/exit_guard.h"
 #include "engine/record_queue_push.h"
+#include "engine/sink_directory.h"
 #include "spdlog_ext/config_error.h"
 #include "spdlog_ext/redaction.h"
 
@@ -247,6 +248,9 @@ sink_stats engine_core::stats() const {
     } catch (const std::exception& e) {
         s.backend = nlohmann::json{{"error", report_.mask(e.what())}};
     }
+    s.backend_kind = backend_kind_of(typeid(*backend_));
+    s.queue_max_records = cfg_.queue_max_records;
+    s.queue_max_bytes = cfg_.queue_max_bytes;
     return s;
 }
 

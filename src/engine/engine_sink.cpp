@@ -1,16 +1,24 @@
 #include "spdlog_ext/engine/engine_sink.h"
 
 #include "engine/engine_core.h"
+#include "engine/sink_directory.h"
 #include "spdlog_ext/fields_flag.h"
 
 namespace spdlog_ext {
 
 engine_sink::engine_sink(std::unique_ptr<backend> backend, engine_config config)
     : core_(std::make_shared<detail::engine_core>(std::move(backend), std::move(config))) {
-    core_->start();
+    directory_id_ = detail::join_sink_directory(core_);
+    try {
+        core_->start();
+    } catch (...) {
+        detail::leave_sink_directory(directory_id_);
+        throw;
+    }
 }
 
 engine_sink::~engine_sink() {
+    detail::leave_sink_directory(directory_id_);
     core_->shutdown(core_->config().shutdown_timeout);
 }
 

@@ -32,6 +32,9 @@ nlohmann::json sink_stats::to_json() const {
         {"last_error_time_us", time_or_null(last_error_time)},
         {"last_success_time_us", time_or_null(last_success)},
         {"backend", backend},
+        {"backend_kind", backend_kind},
+        {"queue_max_records", queue_max_records},
+        {"queue_max_bytes", queue_max_bytes},
     };
 }
 

@@ -28,7 +28,7 @@ while IFS= read -r line; do
   to=${target%%/*}
   if [[ $to == spdlog_ext ]]; then  # public headers belong to the layer that implements them
     case ${target#spdlog_ext/} in
-      engine/*) to=engine ;;
+      engine/* | health.h) to=engine ;;
       sinks/*) to=sinks ;;
       registry.h | spdlog_ext.h) to=registry ;;
       env_options.h | runtime_levels.h) to=config ;;

@@ -16,6 +16,7 @@
 #include <spdlog/sinks/sink.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -67,6 +68,7 @@ class engine_sink : public spdlog::sinks::sink {
 
   private:
     std::shared_ptr<detail::engine_core> core_;
+    std::uint64_t directory_id_ = 0;  // in the list of live sinks (spdlog_ext/health.h)
 };
 
 }  // namespace spdlog_ext

@@ -30,6 +30,9 @@ struct sink_stats {
     std::optional<std::chrono::system_clock::time_point> last_error_time;
     std::optional<std::chrono::system_clock::time_point> last_success;
     nlohmann::json backend = nlohmann::json::object();  // backend-specific, e.g. connected
+    std::string backend_kind;             // the backend's type: "postgres", "datadog", ...
+    std::uint64_t queue_max_records = 0;  // the queue's capacity (engine_config)
+    std::uint64_t queue_max_bytes = 0;
 
     nlohmann::json to_json() const;
 };
