@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
     cfg.queue_max_records = 8 * static_cast<std::size_t>(calls) + 100000;
     cfg.queue_max_bytes = std::size_t(4) << 30;
     cfg.fallback = std::make_shared<spdlog::sinks::null_sink_mt>();
+    // LOG_BENCH_<ENGINE OPTION> measures an option's cost, e.g. LOG_BENCH_SHED_LEVEL=warn.
+    spdlog_ext::env_options("bench").apply_engine(cfg);
 
     std::printf("calls per thread: %d, timer cost: %.1f ns (included in every figure)\n", calls,
                 timer_cost(tick_ns));

@@ -1,8 +1,10 @@
 // env_options::apply_engine: the engine options every engine-backed backend understands
-// (LOG_<BACKEND>_QUEUE_MAX_RECORDS, ..._OVERFLOW, ..._REDACT, ..._FALLBACK), mapped once here.
+// (LOG_<BACKEND>_QUEUE_MAX_RECORDS, ..._OVERFLOW, ..._REDACT, ..._FALLBACK, ..._SHED_LEVEL),
+// mapped once here.
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "config/fallback_spec.h"
 #include "core/text.h"
@@ -42,6 +44,44 @@ const duration_option duration_options[] = {
     {"FLUSH_TIMEOUT", &engine_config::flush_timeout},
     {"SHUTDOWN_TIMEOUT", &engine_config::shutdown_timeout},
 };
+
+// A fraction in (0, 1]: 0.8 or 80%.
+double fraction_of(const env_options& env, std::string_view option, const std::string& value) {
+    std::string v = detail::trim(value);
+    const bool percent = !v.empty() && v.back() == '%';
+    if (percent) {
+        v = detail::trim(v.substr(0, v.size() - 1));
+    }
+    // Digits by hand: std::stod follows the host program's locale (a decimal comma).
+    double f = 0;
+    double scale = 1;
+    bool digits = false;
+    bool well_formed = true;
+    bool point = false;
+    for (char c : v) {
+        if (c >= '0' && c <= '9') {
+            digits = true;
+            if (point) {
+                scale /= 10;
+                f += (c - '0') * scale;
+            } else {
+                f = f * 10 + (c - '0');
+            }
+        } else if (c == '.' && !point) {
+            point = true;
+        } else {
+            well_formed = false;
+        }
+    }
+    if (percent) {
+        f /= 100;
+    }
+    if (!digits || !well_formed || !(f > 0.0 && f <= 1.0)) {
+        env.fail(option,
+                 "'" + value + "' is not a fraction in (0, 1] of the queue (e.g. 0.8 or 80%)");
+    }
+    return f;
+}
 
 }  // namespace
 
@@ -98,6 +138,11 @@ void env_options::apply_engine(engine_config& cfg) const {
     if (auto fallback = detail::fallback_spec_from(*this)) {
         cfg.fallback = detail::make_fallback_sink(*fallback);
     }
+    cfg.shed_level = get_level("SHED_LEVEL", cfg.shed_level);
+    if (auto watermark = raw("SHED_WATERMARK")) {
+        cfg.shed_watermark = fraction_of(*this, "SHED_WATERMARK", *watermark);
+    }
+    cfg.urgent_level = get_level("URGENT_LEVEL", cfg.urgent_level);
 }
 
 }  // namespace spdlog_ext

@@ -39,6 +39,12 @@ engine_core::engine_core(std::unique_ptr<backend> backend, engine_config config)
     cfg_.queue_max_records = std::max<std::size_t>(cfg_.queue_max_records, 1);
     cfg_.batch_max_records = std::max<std::size_t>(cfg_.batch_max_records, 1);
     cfg_.batch_max_bytes = std::max<std::size_t>(cfg_.batch_max_bytes, 1);
+    if (!(cfg_.shed_watermark > 0.0 && cfg_.shed_watermark <= 1.0)) {
+        throw config_error("LOG_" + upper(cfg_.name) + "_SHED_WATERMARK",
+                           "engine_config::shed_watermark (LOG_" + upper(cfg_.name) +
+                               "_SHED_WATERMARK) must be a fraction of the queue in (0, 1], "
+                               "e.g. 0.8");
+    }
     if (cfg_.max_record_bytes < 1024 || cfg_.max_record_bytes > 0xffff0000u) {
         // Below 1 KiB the markers do not fit; a message is stored with a 32-bit length.
         throw config_error("LOG_" + upper(cfg_.name) + "_MAX_RECORD_BYTES",
@@ -171,6 +177,9 @@ void engine_core::log(const spdlog::details::log_msg& msg) {
             return;
         case pushed::dropped:
             counters_.count_drop();
+            return;
+        case pushed::shed:
+            counters_.count_shed(msg.level);
             return;
     }
 }

@@ -7,8 +7,25 @@
 
 namespace spdlog_ext::detail {
 
+namespace {
+// engine_core rejects a watermark outside (0, 1]; clamped here all the same (it runs first).
+std::size_t watermark_of(std::size_t capacity, double watermark) {
+    if (!(watermark > 0.0 && watermark < 1.0)) {
+        return capacity;
+    }
+    return std::max<std::size_t>(1, static_cast<std::size_t>(double(capacity) * watermark));
+}
+}  // namespace
+
 record_queue::record_queue(const engine_config& cfg, engine_counters& counters)
-    : cfg_(cfg), counters_(counters) {}
+    : cfg_(cfg),
+      counters_(counters),
+      shed_below_(cfg.shed_level == spdlog::level::off ? 0 : int(cfg.shed_level)),
+      shed_max_records_(
+          watermark_of(std::max<std::size_t>(cfg.queue_max_records, 1), cfg.shed_watermark)),
+      shed_max_bytes_(watermark_of(cfg.queue_max_bytes, cfg.shed_watermark)),
+      urgent_from_(cfg.urgent_level == spdlog::level::off ? int(spdlog::level::n_levels)
+                                                          : int(cfg.urgent_level)) {}
 
 // ---------------------------------------------------------------- logging-call side
 // push() and append_locked() are in record_queue_push.h, inlined into the logging call.
@@ -196,8 +213,8 @@ record_queue::take_result record_queue::next_batch(worker_batch& out,
             !staging_.empty() ? staging_.front().first_time : inbox_.front().first_time;
         const bool due = available >= cfg_.batch_max_records ||
                          staging_bytes_ + inbox_bytes_ >= cfg_.batch_max_bytes ||
-                         flush_ticket_ > done_seq_ || stop_requested_ ||
-                         counters_.disabled.load(std::memory_order_relaxed) ||
+                         flush_ticket_ > done_seq_ || urgent_ticket_ > done_seq_ ||
+                         stop_requested_ || counters_.disabled.load(std::memory_order_relaxed) ||
                          now >= oldest + cfg_.batch_max_delay;
         if (due && cfg_.min_write_interval.count() > 0 && last_write &&
             now < *last_write + cfg_.min_write_interval && !deadline_passed_locked(now)) {

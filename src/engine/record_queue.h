@@ -77,6 +77,7 @@ class record_queue final : public delivery_host {
         full,          // overflow policy fallback: to the fallback
         blocked_full,  // policy block, still full after block_timeout (or not allowed to block)
         dropped,       // policy drop_newest, or drop_oldest with nothing older left to drop
+        shed,          // below shed_level with the queue above shed_watermark: to be counted
     };
     enum class take_result : std::uint8_t { batch, idle, stopped };
     // With nothing to send, the worker does housekeeping this often.
@@ -129,6 +130,13 @@ class record_queue final : public delivery_host {
 
     const engine_config& cfg_;
     engine_counters& counters_;
+    // From cfg_, as plain numbers for the logging call. A record with level < shed_below_ is
+    // shed while queueing it would pass shed_max_records_ or shed_max_bytes_ (shedding off:
+    // shed_below_ is 0, so no record is below it). level >= urgent_from_: urgent (off: never).
+    const int shed_below_;
+    const std::size_t shed_max_records_;
+    const std::size_t shed_max_bytes_;
+    const int urgent_from_;
 
     // Everything below up to the worker-only state is guarded by mu_.
     mutable std::mutex mu_;
@@ -146,6 +154,7 @@ class record_queue final : public delivery_host {
     std::uint64_t done_seq_ = 0;      // every record with seq < done_seq_ is finished
     std::uint64_t flush_ticket_ = 0;  // a flush waits for done_seq_ >= its ticket
     std::size_t blocked_producers_ = 0;
+    std::uint64_t urgent_ticket_ = 0;  // the seq after the last urgent record: due until done
     bool worker_waiting_ = false;
     bool accepting_ = true;
     bool stop_requested_ = false;

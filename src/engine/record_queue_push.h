@@ -116,6 +116,12 @@ SPDLOG_EXT_ALWAYS_INLINE record_queue::push_result record_queue::push(
     if (!accepting_) {
         return push_result::shut_down;
     }
+    // Shedding: one compare unless it is on and the record is below its level.
+    if (SPDLOG_EXT_UNLIKELY(msg.level < shed_below_) &&
+        (pending_records_ + 1 > shed_max_records_ ||
+         (pending_bytes_ + bytes > shed_max_bytes_ && pending_records_ > 0))) {
+        return push_result::shed;
+    }
     auto full = [&] {
         return pending_records_ + 1 > cfg_.queue_max_records ||
                (pending_bytes_ + bytes > cfg_.queue_max_bytes && pending_records_ > 0);
@@ -151,11 +157,18 @@ SPDLOG_EXT_ALWAYS_INLINE record_queue::push_result record_queue::push(
         }
     }
     append_locked(msg, cap);
+    // An urgent record makes what is queued due at once (next_batch), like a flush nobody
+    // waits for.
+    const bool urgent = SPDLOG_EXT_UNLIKELY(msg.level >= urgent_from_);
+    if (urgent) {
+        urgent_ticket_ = next_seq_;
+    }
     // Wake the worker only when it must act: the first record starts the max_delay clock, and
-    // a full batch is due at once. Other records wait for it without a syscall.
+    // a full batch (or an urgent record) is due at once. Other records wait for it without a
+    // syscall.
     const bool wake =
         worker_waiting_ &&
-        (inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
+        (urgent || inbox_records_ == 1 || inbox_records_ == cfg_.batch_max_records ||
          (inbox_bytes_ >= cfg_.batch_max_bytes && inbox_bytes_ - bytes < cfg_.batch_max_bytes));
     lock.unlock();
     if (wake) {

@@ -67,13 +67,34 @@ void reporter::to_fallback(record* first, std::size_t count, const std::string& 
 
 void reporter::report_drops() {
     const auto n = counters_.dropped_unreported.exchange(0, std::memory_order_relaxed);
-    if (n == 0) {
-        return;
+    if (n > 0) {
+        // A summary, so that drops are never silent; not a record of its own in the counters.
+        write_summary(
+            std::to_string(n) + " record(s) dropped: queue full (policy " +
+            (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest" : "drop_newest") + ")");
     }
-    // A summary, so that drops are never silent; not a record of its own in the counters.
-    const std::string text =
-        std::to_string(n) + " record(s) dropped: queue full (policy " +
-        (cfg_.overflow == overflow_policy::drop_oldest ? "drop_oldest" : "drop_newest") + ")";
+    std::uint64_t shed_total = 0;
+    std::string shed_levels;
+    for (int level = 0; level < 6; ++level) {
+        const auto shed = counters_.shed_unreported[level].exchange(0, std::memory_order_relaxed);
+        if (shed > 0) {
+            const auto name = spdlog::level::to_string_view(spdlog::level::level_enum(level));
+            shed_levels += (shed_levels.empty() ? "" : ", ") +
+                           std::string(name.data(), name.size()) + " " + std::to_string(shed);
+            shed_total += shed;
+        }
+    }
+    if (shed_total > 0) {
+        const auto shed_level = spdlog::level::to_string_view(cfg_.shed_level);
+        write_summary(std::to_string(shed_total) + " record(s) shed: queue above " +
+                      std::to_string(int(cfg_.shed_watermark * 100 + 0.5)) +
+                      "% (shed_watermark), level below " +
+                      std::string(shed_level.data(), shed_level.size()) +
+                      " (shed_level): " + shed_levels);
+    }
+}
+
+void reporter::write_summary(const std::string& text) {
     spdlog::details::log_msg msg(cfg_.name, spdlog::level::warn, text);
     ++tls_fallback_depth;
     try {

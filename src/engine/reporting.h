@@ -33,7 +33,7 @@ class reporter {
 
     // Hands records to the fallback sink with fallback_sink/fallback_reason fields; counted.
     void to_fallback(record* first, std::size_t count, const std::string& reason);
-    // Writes a summary of the records dropped since the last one, if any.
+    // Writes a summary of the records dropped (and one of those shed) since the last, if any.
     void report_drops();
     // True on a thread inside to_fallback() or report_drops(): a fallback that logs back
     // through the sink must not recurse.
@@ -47,6 +47,8 @@ class reporter {
     void fill(sink_stats& s) const;
 
   private:
+    void write_summary(const std::string& text);
+
     const engine_config& cfg_;
     engine_counters& counters_;
     spdlog::sink_ptr fallback_;

@@ -1,5 +1,9 @@
 #include "spdlog_ext/engine/sink_stats.h"
 
+#include <spdlog/common.h>
+
+#include <string>
+
 namespace spdlog_ext {
 
 namespace {
@@ -14,6 +18,12 @@ nlohmann::json time_or_null(const std::optional<std::chrono::system_clock::time_
 }  // namespace
 
 nlohmann::json sink_stats::to_json() const {
+    nlohmann::json shed_levels = nlohmann::json::object();
+    for (std::size_t level = 0; level < shed_by_level.size(); ++level) {
+        const auto name =
+            spdlog::level::to_string_view(static_cast<spdlog::level::level_enum>(level));
+        shed_levels[std::string(name.data(), name.size())] = shed_by_level[level];
+    }
     return nlohmann::json{
         {"name", name},
         {"enqueued", enqueued},
@@ -35,6 +45,8 @@ nlohmann::json sink_stats::to_json() const {
         {"backend_kind", backend_kind},
         {"queue_max_records", queue_max_records},
         {"queue_max_bytes", queue_max_bytes},
+        {"shed", shed},
+        {"shed_by_level", std::move(shed_levels)},
     };
 }
 

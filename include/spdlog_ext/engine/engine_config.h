@@ -88,6 +88,18 @@ struct engine_config {
     // it and before a fallback does (spdlog_ext/redaction.h). Null: records go out as logged.
     // The network sinks default to redactor::defaults(); LOG_<BACKEND>_REDACT overrides.
     std::shared_ptr<const redactor> redaction;
+
+    // Load shedding (off by default): while the queue is fuller than shed_watermark of its
+    // capacity (records or bytes, whichever is fuller), a record below shed_level is not queued
+    // but counted as dropped (sink_stats::shed, per level) and summarised to the fallback once
+    // a second; records at or above it keep the remaining room, and at 100% meet the overflow
+    // policy as usual. spdlog::level::off: no shedding. shed_watermark: in (0, 1].
+    spdlog::level::level_enum shed_level = spdlog::level::off;
+    double shed_watermark = 0.8;
+    // A record at or above urgent_level closes the batch being gathered at once (with the
+    // records queued before it) instead of waiting for batch_max_delay; min_write_interval
+    // still applies. spdlog::level::off: none is urgent.
+    spdlog::level::level_enum urgent_level = spdlog::level::critical;
 };
 
 }  // namespace spdlog_ext

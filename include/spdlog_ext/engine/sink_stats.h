@@ -1,8 +1,10 @@
 // Counters of an engine-backed sink. At any quiet point (nothing in flight):
 //   delivered + fallback + dropped + queue_depth == enqueued
+// (dropped includes the records shed: `shed` is that part of it.)
 // Manual: docs/architecture.md (the engine).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -33,6 +35,11 @@ struct sink_stats {
     std::string backend_kind;             // the backend's type: "postgres", "datadog", ...
     std::uint64_t queue_max_records = 0;  // the queue's capacity (engine_config)
     std::uint64_t queue_max_bytes = 0;
+    // Records not queued because the queue was above engine_config::shed_watermark and they
+    // were below shed_level; included in `dropped`. Per level: indexed by
+    // spdlog::level::level_enum (trace, debug, info, warn, err, critical).
+    std::uint64_t shed = 0;
+    std::array<std::uint64_t, 6> shed_by_level{};
 
     nlohmann::json to_json() const;
 };
