@@ -147,7 +147,12 @@ void delivery::on_accepted(const range& r, batch_result& result) {
 }
 
 bool delivery::on_retry(range& r, const batch_result& result) {
-    report_.note_error(result.reason);
+    // A write that failed once the shutdown deadline had passed was most likely cut short by
+    // the shutdown itself ("interrupted"): it must not hide the error that kept the records
+    // from going out, which the fallback reason quotes.
+    if (!host_.deadline_passed()) {
+        report_.note_error(result.reason);
+    }
     host_.set_failing(true);
     r.unknown += result.outcome_unknown ? 1 : 0;
     const auto now = host_.now();
