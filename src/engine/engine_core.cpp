@@ -257,7 +257,8 @@ sink_stats engine_core::stats() const {
     } catch (const std::exception& e) {
         s.backend = nlohmann::json{{"error", report_.mask(e.what())}};
     }
-    s.backend_kind = backend_kind_of(typeid(*backend_));
+    const backend& b = *backend_;  // typeid of a plain reference: no side effect for clang
+    s.backend_kind = backend_kind_of(typeid(b));
     s.queue_max_records = cfg_.queue_max_records;
     s.queue_max_bytes = cfg_.queue_max_bytes;
     return s;
