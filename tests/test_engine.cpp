@@ -15,6 +15,7 @@
 #include "spdlog_ext/fields.h"
 #include "spdlog_ext/fields_flag.h"
 #include "support/test_backends.h"
+#include "support/wait.h"
 
 using namespace std::chrono_literals;
 using spdlog_ext::batch_result;
@@ -58,16 +59,7 @@ std::vector<int> numbers(const std::vector<std::string>& messages) {
     return out;
 }
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > end) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::wait_until;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "spdlog_ext/env_options.h"
 #include "support/env_guard.h"
 #include "support/test_backends.h"
+#include "support/wait.h"
 
 using namespace std::chrono_literals;
 using spdlog_ext::batch_result;
@@ -72,16 +73,7 @@ int count_prefix(const std::vector<std::string>& messages, const std::string& pr
     return n;
 }
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > end) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::wait_until;
 
 }  // namespace
 

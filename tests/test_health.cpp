@@ -19,6 +19,7 @@
 #include "support/child_process.h"
 #include "support/env_guard.h"
 #include "support/test_backends.h"
+#include "support/wait.h"
 
 using namespace std::chrono_literals;
 using spdlog_ext::batch_result;
@@ -58,16 +59,7 @@ void log_records(spdlog_ext::engine_sink& sink, int count, const std::string& te
     }
 }
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > end) {
-            return false;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::wait_until;
 
 // The sink of that name in the report (a default one when it is missing; see `found`).
 const spdlog_ext::sink_health* find_sink(const spdlog_ext::health_report& r,
